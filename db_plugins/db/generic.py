@@ -1,0 +1,348 @@
+"""The interface every plugin implements: :class:`DatabaseConnection` and :class:`BaseQuery`.
+
+:class:`BaseQuery` holds the logic that does not depend on the engine --
+argument checking, filter and order parsing, pagination and keyset cursors --
+and asks the plugin for a few primitives (``_compile``, ``_fetch``, ``_count``,
+``_stream`` ...). The seed's creator pattern is kept for existing users::
+
+    db = new_DBConnection(SQLDatabaseCreator)
+    db.connect(config)
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ..filters import Node, Schema, after_condition, parse_filter, parse_order
+from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
+
+__all__ = [
+    "DatabaseConnection",
+    "BaseQuery",
+    "Pagination",
+    "DatabaseCreator",
+    "new_DBConnection",
+    "ON_CONFLICT_MODES",
+    "check_on_conflict",
+]
+
+M = TypeVar("M")
+W = TypeVar("W")
+
+ON_CONFLICT_MODES = ("error", "ignore", "update")
+DEFAULT_BATCH_SIZE = 1000
+
+
+def check_on_conflict(on_conflict: str) -> str:
+    if on_conflict not in ON_CONFLICT_MODES:
+        raise ValueError(f"on_conflict: expected one of {', '.join(map(repr, ON_CONFLICT_MODES))}, got {on_conflict!r}")
+    return on_conflict
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+class DatabaseConnection(abc.ABC):
+    """A connection to one database through one plugin.
+
+    ``connect(config)`` accepts a ``DB_CONFIG`` section, a URL, or a validated
+    :class:`~db_plugins.config.SectionConfig`. Use it as a context manager to
+    close it on exit.
+    """
+
+    plugin_name: ClassVar[str] = ""
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        self.config: Any = None
+        if config is not None:
+            self.connect(config, **options)
+
+    def connect(self, config: Any, **options: Any) -> DatabaseConnection:
+        """Open the connection described by ``config``; returns ``self``."""
+        from ..registry import resolve_config
+
+        self.config = resolve_config(config, plugin=self.plugin_name)
+        self._open(self.config, **options)
+        return self
+
+    @abc.abstractmethod
+    def _open(self, config: Any, **options: Any) -> None:
+        """Set up the driver objects for a validated configuration."""
+
+    @abc.abstractmethod
+    def create_db(self) -> None:
+        """Create the tables (collections) and indexes of the configured models."""
+
+    @abc.abstractmethod
+    def drop_db(self) -> None:
+        """Drop the tables (collections) of the configured models."""
+
+    @abc.abstractmethod
+    def query(self, model: Any) -> BaseQuery:
+        """The query interface for ``model``."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection pool; the object may be connected again."""
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """A block whose writes commit together at exit and roll back on an exception."""
+
+    def __enter__(self) -> DatabaseConnection:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.config.masked_url if self.config is not None else "not connected"
+        return f"<{type(self).__name__} {where}>"
+
+
+class BaseQuery(abc.ABC, Generic[M, W]):
+    """The query interface of SPEC §3, shared by every engine.
+
+    ``W`` is the plugin's native condition type (a SQLAlchemy clause, a Mongo
+    filter document).
+    """
+
+    def __init__(self, connection: DatabaseConnection, model: type[M]) -> None:
+        self.connection = connection
+        self.model = model
+
+    # -- what a plugin provides -------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def schema(self) -> Schema:
+        """The model's filterable fields."""
+
+    @property
+    @abc.abstractmethod
+    def primary_key(self) -> tuple[str, ...]:
+        """The fields that identify a row, in order."""
+
+    @abc.abstractmethod
+    def _compile(self, node: Node) -> W:
+        """Compile a filter tree to a native condition."""
+
+    @abc.abstractmethod
+    def _fetch(self, where: W, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[M]:
+        """Rows matching ``where`` in ``order``."""
+
+    @abc.abstractmethod
+    def _count(self, where: W, limit: int | None = None) -> int:
+        """How many rows match, counting at most ``limit``."""
+
+    @abc.abstractmethod
+    def _stream(self, where: W, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[M]:
+        """Every matching row, read from a server-side cursor ``batch_size`` at a time."""
+
+    @abc.abstractmethod
+    def _delete(self, where: W) -> int: ...
+
+    @abc.abstractmethod
+    def _update_many(self, where: W, attrs: Mapping[str, Any]) -> int: ...
+
+    @abc.abstractmethod
+    def _value(self, instance: M, field: str) -> Any:
+        """The value of ``field`` on ``instance``."""
+
+    @abc.abstractmethod
+    def insert(self, obj: M | Mapping[str, Any]) -> M:
+        """Store one row (a dict or a model instance); return it with generated keys filled in."""
+
+    @abc.abstractmethod
+    def bulk_insert(self, rows: Iterable[M | Mapping[str, Any]], on_conflict: str = "error") -> int:
+        """Store many rows by the engine's fastest path; return how many were written."""
+
+    @abc.abstractmethod
+    def update(self, instance: M, attrs: Mapping[str, Any]) -> M:
+        """Set ``attrs`` on the stored row of ``instance`` and on ``instance``."""
+
+    @abc.abstractmethod
+    def bulk_update(self, instances: Sequence[M], attrs_list: Sequence[Mapping[str, Any]]) -> int:
+        """Apply ``attrs_list[i]`` to ``instances[i]``, one round trip per batch."""
+
+    @abc.abstractmethod
+    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[M, bool]:
+        """Return ``(row, False)`` if one matches ``filter_by``, else create it: ``(row, True)``."""
+
+    # -- shared logic -----------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        return getattr(self.model, "__name__", str(self.model))
+
+    def parse_filter(self, filter_by: Mapping[str, Any] | None) -> Node:
+        """Check ``filter_by`` against the model; raise :class:`~db_plugins.FilterError`."""
+        return parse_filter(filter_by, self.schema, self.model_name)
+
+    def where(self, filter_by: Any) -> W:
+        """The native condition for ``filter_by`` (plugins also accept native conditions)."""
+        return self._compile(self.parse_filter(filter_by))
+
+    def parse_order(self, order_by: Any) -> tuple[tuple[str, bool], ...]:
+        """``order_by`` as ``((field, descending), ...)`` ending with the primary key."""
+        return parse_order(order_by, self.schema, self.primary_key, self.model_name)
+
+    def find_one(self, filter_by: Any = None, order_by: Any = None) -> M | None:
+        """The first row matching ``filter_by`` in ``order_by`` (default: primary key order), or ``None``."""
+        rows = self._fetch(self.where(filter_by), self.parse_order(order_by), 1)
+        return rows[0] if rows else None
+
+    def find_all(
+        self, filter_by: Any = None, order_by: Any = None, paginate: bool = True, **paginate_args: Any
+    ) -> Pagination[M] | Iterator[M]:
+        """A :class:`Pagination`, or with ``paginate=False`` an iterator streaming every match.
+
+        The iterator reads ``batch_size`` rows at a time (default 1000) from a
+        server-side cursor, so memory stays flat however many rows match.
+        """
+        if paginate:
+            return self.paginate(filter_by=filter_by, order_by=order_by, **paginate_args)
+        batch_size = paginate_args.pop("batch_size", DEFAULT_BATCH_SIZE)
+        if paginate_args:
+            raise TypeError(f"find_all(paginate=False) got unexpected arguments: {', '.join(paginate_args)}")
+        _positive_int("batch_size", batch_size)
+        return self._stream(self.where(filter_by), self.parse_order(order_by), batch_size)
+
+    def count(self, filter_by: Any = None, max_results: int | None = None) -> int:
+        """How many rows match ``filter_by`` (at most ``max_results`` when given)."""
+        return self._count(self.where(filter_by), _positive_int("max_results", max_results, allow_none=True))
+
+    def check_exists(self, filter_by: Any = None) -> bool:
+        """Whether at least one row matches ``filter_by``."""
+        return self._count(self.where(filter_by), 1) > 0
+
+    def delete(self, filter_by: Any = None, *, all: bool = False) -> int:  # noqa: A002
+        """Delete the matching rows and return how many; an empty filter needs ``all=True``."""
+        if not filter_by and not all:
+            raise ValueError("delete: refusing an empty filter_by (pass all=True to delete every row)")
+        return self._delete(self.where(filter_by or None))
+
+    def update_many(self, filter_by: Any, attrs: Mapping[str, Any]) -> int:
+        """Set ``attrs`` on every row matching ``filter_by``; return how many rows matched."""
+        if not isinstance(attrs, Mapping) or not attrs:
+            raise ValueError("update_many: attrs must be a non-empty dict of field values")
+        return self._update_many(self.where(filter_by), attrs)
+
+    def paginate(
+        self,
+        page: int = 1,
+        per_page: int = 10,
+        count: bool = True,
+        max_results: int | None = None,
+        filter_by: Any = None,
+        order_by: Any = None,
+        after: str | None = None,
+    ) -> Pagination[M]:
+        """One page of matching rows; see :class:`~db_plugins.pagination.Pagination`.
+
+        Offset mode takes ``page``; keyset mode takes ``after`` (a
+        ``next_cursor`` or ``prev_cursor`` of an earlier page of the same
+        ordering) and costs the same at any depth.
+        """
+        _positive_int("page", page)
+        _positive_int("per_page", per_page)
+        _positive_int("max_results", max_results, allow_none=True)
+        order = self.parse_order(order_by)
+        fingerprint = order_fingerprint(self.model_name, order)
+        cursor = decode_cursor(fingerprint, after, len(order)) if after is not None else None
+        base = self.where(filter_by)
+        if cursor is None:
+            rows = self._fetch(base, order, per_page + 1, (page - 1) * per_page)
+            more = len(rows) > per_page
+            rows = rows[:per_page]
+            has_next, has_prev = more, page > 1
+        else:
+            page = cursor.page
+            walk = order if cursor.forward else tuple((f, not d) for f, d in order)
+            try:
+                boundary = self._compile(after_condition(walk, cursor.values))
+            except ValueError:
+                raise ValueError("invalid cursor: its values do not fit this model") from None
+            rows = self._fetch(self._and(base, boundary), walk, per_page + 1)
+            more = len(rows) > per_page
+            rows = rows[:per_page]
+            if cursor.forward:
+                has_next, has_prev = more, page > 1
+            else:
+                rows.reverse()
+                has_next, has_prev = True, more
+        total = None
+        capped = False
+        if count:
+            total = self._count(base, max_results)
+            capped = max_results is not None and total >= max_results
+        next_cursor = prev_cursor = None
+        if rows and has_next:
+            next_cursor = encode_cursor(fingerprint, Cursor(self._sort_values(rows[-1], order), True, page + 1))
+        if rows and has_prev:
+            prev_cursor = encode_cursor(fingerprint, Cursor(self._sort_values(rows[0], order), False, page - 1))
+
+        def fetch(page: int, cursor: str | None) -> Pagination[M]:
+            return self.paginate(
+                page=page if after is None else 1,
+                per_page=per_page,
+                count=count,
+                max_results=max_results,
+                filter_by=filter_by,
+                order_by=order_by,
+                after=cursor if after is not None else None,
+            )
+
+        return Pagination(
+            rows,
+            page,
+            per_page,
+            total,
+            has_next=has_next,
+            has_prev=has_prev,
+            total_capped=capped,
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+            fetch=fetch,
+        )
+
+    def _stream_by_keyset(self, where: W, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[M]:
+        """Stream in keyset batches, each read on its own (for engines without usable cursors)."""
+        condition = where
+        while True:
+            rows = self._fetch(condition, order, batch_size)
+            yield from rows
+            if len(rows) < batch_size:
+                return
+            condition = self._and(where, self._compile(after_condition(order, self._sort_values(rows[-1], order))))
+
+    def _sort_values(self, instance: M, order: Sequence[tuple[str, bool]]) -> tuple[Any, ...]:
+        return tuple(self._value(instance, f) for f, _ in order)
+
+    @abc.abstractmethod
+    def _and(self, left: W, right: W) -> W:
+        """A native condition matching both ``left`` and ``right``."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_name}>"
+
+
+class DatabaseCreator(abc.ABC):
+    """The seed's factory: ``new_DBConnection(SQLDatabaseCreator)`` returns an unconnected connection."""
+
+    @classmethod
+    @abc.abstractmethod
+    def create_database(cls) -> DatabaseConnection: ...
+
+
+def new_DBConnection(creator: type[DatabaseCreator]) -> DatabaseConnection:  # noqa: N802 - the seed's name
+    """Return a new, unconnected connection made by ``creator``; call ``connect(config)`` on it."""
+    return creator.create_database()

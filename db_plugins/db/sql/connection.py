@@ -1,0 +1,262 @@
+"""``SQLConnection``: the engine, sessions, transactions, error translation, create/drop."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from ...config import scrub
+from ...errors import ConfigError, ConnectionError, DBPluginsError, DuplicateKeyError, IntegrityError
+from ..generic import DatabaseConnection, DatabaseCreator
+from .config import SQLConfig
+from .features import CONNECTION, DUPLICATE, INTEGRITY, RETRY, SQLFeatures, features_for
+
+__all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
+
+T = TypeVar("T")
+
+RETRY_ATTEMPTS = 8
+
+
+def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) -> BaseException:
+    """Map a SQLAlchemy/driver error to a db_plugins error (or return it unchanged)."""
+    if isinstance(exc, DBPluginsError) or not isinstance(exc, sa.exc.SQLAlchemyError):
+        return exc
+    orig = getattr(exc, "orig", None)
+    kind = features.classify(orig) if orig is not None else None
+    if getattr(exc, "connection_invalidated", False) or isinstance(exc, sa.exc.DisconnectionError):
+        kind = CONNECTION
+    detail = scrub(
+        str(orig if orig is not None else exc).strip().splitlines()[0]
+        if str(orig or exc).strip()
+        else type(exc).__name__
+    )
+    if kind == DUPLICATE:
+        return DuplicateKeyError(f"duplicate key: {detail}")
+    if kind == INTEGRITY or isinstance(exc, sa.exc.IntegrityError):
+        return IntegrityError(f"integrity error: {detail}")
+    if kind == CONNECTION:
+        return ConnectionError(f"cannot use database {masked_url}: {detail}")
+    return exc
+
+
+class SQLConnection(DatabaseConnection):
+    """A connection to a relational database through SQLAlchemy.
+
+    ``engine`` and ``session`` (a thread-local ``scoped_session``) are the
+    native SQLAlchemy objects. Query-interface writes run in their own short
+    transactions and commit before returning, except inside
+    :meth:`transaction`.
+    """
+
+    plugin_name = "SQL"
+    config: SQLConfig
+
+    def _open(
+        self,
+        config: SQLConfig,
+        base: Any = None,
+        session_options: dict[str, Any] | None = None,
+        use_scoped: bool = True,
+    ) -> None:
+        url = config.sa_url
+        assert url is not None
+        self.features: SQLFeatures = features_for(url.get_dialect()())
+        options = self.features.engine_options(url)
+        user = dict(config.engine_options)
+        options["connect_args"].update(user.pop("connect_args", {}) or {})
+        options.update(user)
+        try:
+            self.engine = sa.create_engine(url, **options)
+        except TypeError as exc:
+            raise ConnectionError(f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']: {exc}") from None
+        self.features.on_engine(self.engine)
+        self._write_engine = self.engine.execution_options(dbp_write=True)
+        session_options = {"expire_on_commit": False, **(session_options or {})}
+        self._sessions = orm.sessionmaker(bind=self.engine, **session_options)
+        self._write_sessions = orm.sessionmaker(bind=self._write_engine, **session_options)
+        self.session = orm.scoped_session(self._sessions) if use_scoped else self._sessions()
+        self._base = base
+        self._local = threading.local()
+        self._queries: dict[Any, Any] = {}
+        with self.guard():
+            with self.engine.connect() as connection:
+                self.features.detect(connection)
+
+    # -- models -----------------------------------------------------------------
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        """The ``MetaData`` of the configured models (``base`` argument > ``MODELS`` > ``db_plugins.db.sql.Base``)."""
+        if self._base is None:
+            self._base = find_base(self.config.load_models()) if self.config.models else None
+        if self._base is None:
+            from .models import Base
+
+            self._base = Base
+        return self._base if isinstance(self._base, sa.MetaData) else self._base.metadata
+
+    def create_db(self) -> None:
+        """Create every table of the configured models that does not exist yet."""
+        with self.guard():
+            self.metadata.create_all(self.engine)
+
+    def drop_db(self) -> None:
+        """Drop every table of the configured models."""
+        with self.guard():
+            self.metadata.drop_all(self.engine)
+
+    def query(self, model: Any) -> Any:
+        """The query interface for the mapped class ``model``."""
+        query = self._queries.get(model)
+        if query is None:
+            from .query import SQLQuery
+
+            query = self._queries[model] = SQLQuery(self, model)
+        return query
+
+    def close(self) -> None:
+        """Dispose of the connection pool (and the thread's scoped session)."""
+        if isinstance(self.session, orm.scoped_session):
+            self.session.remove()
+        else:
+            self.session.close()
+        self.engine.dispose()
+
+    # -- transactions -----------------------------------------------------------
+
+    @property
+    def _stack(self) -> list[orm.Session]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._stack)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[orm.Session]:
+        """Group writes: they commit together at exit and roll back on an exception.
+
+        Nested blocks use savepoints. The block's session is yielded.
+        """
+        stack = self._stack
+        if stack:
+            session = stack[-1]
+            with self.guard():
+                nested = session.begin_nested()
+            try:
+                yield session
+            except BaseException:
+                if nested.is_active:
+                    nested.rollback()
+                raise
+            else:
+                with self.guard():
+                    nested.commit()
+            return
+        session = self._write_sessions()
+        stack.append(session)
+        try:
+            with self.guard():
+                session.begin()
+            yield session
+            with self.guard():
+                session.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                session.rollback()
+            raise
+        finally:
+            stack.pop()
+            session.close()
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Translate driver errors raised in the block to db_plugins errors."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            new = translate_error(exc, self.features, self.config.masked_url)
+            if new is exc:
+                raise
+            raise new from exc
+
+    def run(self, work: Callable[[orm.Session], T], *, write: bool = True, retry: bool = True) -> T:
+        """Run ``work(session)`` in a transaction of its own (or the current :meth:`transaction`).
+
+        Deadlocks and busy errors are retried a few times with back-off when
+        the transaction is ours to retry.
+        """
+        stack = self._stack
+        if stack:
+            with self.guard():
+                return work(stack[-1])
+        factory = self._write_sessions if write else self._sessions
+        for attempt in range(RETRY_ATTEMPTS):
+            session = factory()
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except sa.exc.DBAPIError as exc:
+                session.rollback()
+                orig = getattr(exc, "orig", None)
+                transient = orig is not None and self.features.classify(orig) == RETRY
+                if retry and transient and attempt + 1 < RETRY_ATTEMPTS:
+                    time.sleep(0.01 * 2**attempt)
+                    continue
+                raise translate_error(exc, self.features, self.config.masked_url) from exc
+            except sa.exc.SQLAlchemyError as exc:
+                session.rollback()
+                new = translate_error(exc, self.features, self.config.masked_url)
+                if new is exc:
+                    raise
+                raise new from exc
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        raise AssertionError("unreachable")
+
+
+def find_base(models: Any) -> Any:
+    """The declarative base (or ``MetaData``) that a ``MODELS`` setting names."""
+    if models is None or isinstance(models, sa.MetaData):
+        return models
+    if not isinstance(models, types.ModuleType):
+        if isinstance(getattr(models, "metadata", None), sa.MetaData):
+            return models
+        raise ConfigError(f"MODELS: expected a module, a declarative base or a MetaData, got {type(models).__name__}")
+    name = models.__name__
+    found = vars(models).get("Base")
+    if isinstance(getattr(found, "metadata", None), sa.MetaData):
+        return found
+    bases = {}
+    for value in vars(models).values():
+        metadata = getattr(value, "metadata", None)
+        if isinstance(value, type) and isinstance(metadata, sa.MetaData) and "__table__" not in vars(value):
+            bases.setdefault(id(metadata), value)
+    if len(bases) == 1:
+        return next(iter(bases.values()))
+    if not bases:
+        raise ConfigError(f"MODELS: {name} defines no declarative base (name it as '{name}:Base')")
+    raise ConfigError(f"MODELS: {name} defines several declarative bases; name one as '{name}:Base'")
+
+
+class SQLDatabaseCreator(DatabaseCreator):
+    """The seed's factory for :class:`SQLConnection` (``new_DBConnection(SQLDatabaseCreator)``)."""
+
+    @classmethod
+    def create_database(cls) -> SQLConnection:
+        return SQLConnection()

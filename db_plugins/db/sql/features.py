@@ -1,0 +1,329 @@
+"""What each SQL engine can do, declared once per dialect family.
+
+Shared code (query, bulk, filters) asks these objects -- ``features.upsert``,
+``features.sort_collation``, ``features.lock(...)`` -- and never which
+database it is talking to. A dialect without an entry gets :class:`SQLFeatures`,
+the portable lowest common denominator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+
+__all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
+
+DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
+
+
+class SQLFeatures:
+    """Capabilities of a SQLAlchemy dialect; the defaults are the portable choices."""
+
+    #: ``db.transaction()`` is available (the same flag exists on every plugin).
+    transactions: bool = True
+    #: A failing ``bulk_insert`` writes nothing (the same flag exists on every plugin).
+    atomic_bulk: bool = True
+    #: How ``bulk_insert(on_conflict=...)`` is expressed: ``"on_conflict"``
+    #: (``INSERT ... ON CONFLICT``), ``"on_duplicate_key"`` (MySQL), or ``None``
+    #: (read the existing keys first, then insert / update).
+    upsert: str | None = None
+    #: ``COPY ... FROM STDIN`` through the driver (PostgreSQL).
+    copy_from: bool = False
+    #: ``ORDER BY x ASC`` already puts NULLs first (and DESC last).
+    nulls_sort_low: bool = True
+    #: Collation giving code-point string order, or ``None`` when the default does.
+    sort_collation: str | None = None
+    #: ``=`` on strings is already exact (no case folding, no pad-space).
+    exact_string_equality: bool = True
+    #: Statement opening a transaction that will write (SQLite takes its write lock up front).
+    write_begin: str | None = None
+    #: Values in ``CASE`` expressions need an explicit ``CAST`` to the column type.
+    typed_case_values: bool = False
+    #: ``find_all(paginate=False)`` reads one server-side cursor (else keyset batches,
+    #: each in a short transaction of its own).
+    stream_cursor: bool = True
+    #: Rows per statement / COPY chunk in bulk writes.
+    bulk_batch_size: int = 5000
+    #: Default ``connect_args`` (timeouts) merged under the user's.
+    connect_args: dict[str, Any] = {}
+
+    def __init__(self, dialect: sa.engine.Dialect) -> None:
+        self.dialect = dialect
+        self.returning = bool(getattr(dialect, "insert_returning", False))
+        self.update_returning = bool(getattr(dialect, "update_returning", False))
+
+    @property
+    def name(self) -> str:
+        return self.dialect.name
+
+    # -- engine set-up ----------------------------------------------------------
+
+    def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
+        """Defaults for ``create_engine`` (the user's ``ENGINE_OPTIONS`` win)."""
+        return {"pool_pre_ping": True, "connect_args": dict(self.connect_args)}
+
+    def on_engine(self, engine: sa.engine.Engine) -> None:
+        """Install per-connection hooks; called once per engine."""
+
+    def detect(self, connection: sa.engine.Connection) -> None:
+        """Refine the flags from the live server (collations, versions)."""
+
+    # -- statements -------------------------------------------------------------
+
+    def insert(self, table: sa.Table) -> Any:
+        return sa.insert(table)
+
+    def binary_string(self, expr: ColumnElement) -> ColumnElement:
+        """``expr`` compared and sorted in code-point order."""
+        return sa.collate(expr, self.sort_collation) if self.sort_collation else expr
+
+    def string_equals(self, column: ColumnElement, value: Any) -> ColumnElement:
+        """Exact (case-sensitive, pad-sensitive) equality that can still use an index."""
+        if self.exact_string_equality:
+            return column == value
+        return sa.and_(column == value, self.binary_string(column) == value)
+
+    @contextlib.contextmanager
+    def lock(self, connection: sa.engine.Connection, name: str, timeout: float = 60) -> Iterator[None]:
+        """Hold a lock named ``name``, shared by every client of the database, for the block.
+
+        ``connection`` must not be in a transaction: the lock outlives the
+        transactions run inside the block, so what they wrote is committed
+        before the next holder looks. The portable fallback relies on the
+        transactions' own locks (SQLite's ``BEGIN IMMEDIATE`` serializes writers).
+        """
+        yield
+
+    # -- errors -----------------------------------------------------------------
+
+    def classify(self, orig: BaseException) -> str | None:
+        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"`` or ``None`` for a driver error."""
+        return None
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class SQLiteFeatures(SQLFeatures):
+    upsert = "on_conflict"
+    nulls_sort_low = True
+    write_begin = "BEGIN IMMEDIATE"
+    bulk_batch_size = 10000
+
+    def insert(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert(table)
+
+    def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
+        options = super().engine_options(url)
+        options["connect_args"].setdefault("timeout", 60)
+        if self._in_memory(url):
+            # One shared in-memory database for every thread, not one per
+            # connection; a long read on that one connection would sit inside
+            # every write, so streams read in keyset batches instead.
+            options["poolclass"] = sa.pool.StaticPool
+            options["connect_args"]["check_same_thread"] = False
+            self.stream_cursor = False
+        return options
+
+    @staticmethod
+    def _in_memory(url: sa.engine.URL) -> bool:
+        return url.database in (None, "", ":memory:") or "mode=memory" in str(url.database)
+
+    def on_engine(self, engine: sa.engine.Engine) -> None:
+        # pysqlite's own transaction handling starts DEFERRED transactions late;
+        # we take over BEGIN so writers lock up front (no SQLITE_BUSY on upgrade)
+        # and SAVEPOINTs work.
+        wal = not self._in_memory(engine.url)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if wal:
+                # Readers and the writer do not block each other (a stream can
+                # stay open while its rows are updated).
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: sa.engine.Connection) -> None:
+            write = connection.get_execution_options().get("dbp_write")
+            connection.exec_driver_sql(self.write_begin if write else "BEGIN")
+
+    def classify(self, orig: BaseException) -> str | None:
+        name = getattr(orig, "sqlite_errorname", "") or ""
+        text = str(orig)
+        if name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE") or "UNIQUE constraint" in text:
+            return DUPLICATE
+        if name.startswith("SQLITE_CONSTRAINT") or type(orig).__name__ == "IntegrityError":
+            return INTEGRITY
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text:
+            return RETRY
+        if name.startswith(("SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_IOERR")) or "unable to open" in text:
+            return CONNECTION
+        return None
+
+
+class PostgreSQLFeatures(SQLFeatures):
+    upsert = "on_conflict"
+    copy_from = True
+    typed_case_values = True
+    nulls_sort_low = False
+    sort_collation = "C"
+    connect_args = {"connect_timeout": 10}
+
+    def insert(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
+
+    def detect(self, connection: sa.engine.Connection) -> None:
+        collate = connection.exec_driver_sql(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        ).scalar()
+        # These already sort by code point, and leaving COLLATE out keeps indexes usable.
+        if str(collate).lower() in ("c", "posix", "c.utf-8", "c.utf8"):
+            self.sort_collation = None
+
+    @contextlib.contextmanager
+    def lock(self, connection: sa.engine.Connection, name: str, timeout: float = 60) -> Iterator[None]:
+        key = _lock_key(name)
+        connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            connection.commit()
+
+    def classify(self, orig: BaseException) -> str | None:
+        code = getattr(orig, "pgcode", None)
+        if code == "23505":
+            return DUPLICATE
+        if code and code.startswith("23"):
+            return INTEGRITY
+        if code in ("40P01", "40001", "55P03"):
+            return RETRY
+        if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
+            return CONNECTION
+        if code and (code.startswith(("08", "57P", "28", "3D")) or code == "53300"):
+            return CONNECTION
+        return None
+
+
+class _Utf8mb4(ColumnElement):
+    """``CONVERT(expr USING utf8mb4)``, so a binary utf8mb4 collation applies to any column charset."""
+
+    inherit_cache = True
+
+    def __init__(self, expr: ColumnElement) -> None:
+        self.expr = expr
+        self.type = expr.type
+
+
+@compiles(_Utf8mb4)
+def _compile_utf8mb4(element: _Utf8mb4, compiler: Any, **kw: Any) -> str:
+    return f"CONVERT({compiler.process(element.expr, **kw)} USING utf8mb4)"
+
+
+class MySQLFeatures(SQLFeatures):
+    upsert = "on_duplicate_key"
+    nulls_sort_low = True
+    sort_collation = "utf8mb4_bin"
+    exact_string_equality = False
+    connect_args = {"connect_timeout": 10}
+
+    def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
+        options = super().engine_options(url)
+        # As on PostgreSQL: each statement sees what others committed before it,
+        # which get_or_create's lock-then-read relies on.
+        options["isolation_level"] = "READ COMMITTED"
+        return options
+
+    def insert(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.mysql import insert
+
+        return insert(table)
+
+    def on_engine(self, engine: sa.engine.Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # INSERT IGNORE turns errors into warnings; we read them all back.
+            cursor.execute("SET SESSION max_error_count = 65535")
+            cursor.close()
+
+    def detect(self, connection: sa.engine.Connection) -> None:
+        names = set(
+            connection.exec_driver_sql(
+                "SELECT COLLATION_NAME FROM information_schema.COLLATIONS "
+                "WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')"
+            ).scalars()
+        )
+        # NO PAD: 'a' and 'a ' differ, as everywhere else.
+        for name in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin"):
+            if name in names:
+                self.sort_collation = name
+                break
+
+    def binary_string(self, expr: ColumnElement) -> ColumnElement:
+        return sa.collate(_Utf8mb4(expr), self.sort_collation)
+
+    @contextlib.contextmanager
+    def lock(self, connection: sa.engine.Connection, name: str, timeout: float = 60) -> Iterator[None]:
+        key = "dbp:" + hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
+        got = connection.execute(sa.text("SELECT GET_LOCK(:k, :t)"), {"k": key, "t": int(timeout)}).scalar()
+        connection.commit()
+        if got != 1:
+            raise TimeoutError(f"could not take lock {name!r} within {timeout} s")
+        try:
+            yield
+        finally:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.execute(sa.text("SELECT RELEASE_LOCK(:k)"), {"k": key})
+            connection.commit()
+
+    def classify(self, orig: BaseException) -> str | None:
+        code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+        if code in (1062, 1586):
+            return DUPLICATE
+        if code in (1048, 1364, 1451, 1452, 1216, 1217, 3819, 4025):
+            return INTEGRITY
+        if code in (1213, 1205):
+            return RETRY
+        if code in (1040, 1044, 1045, 1049, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2014, 2055):
+            return CONNECTION
+        if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
+            return CONNECTION
+        return None
+
+
+_BY_DIALECT: dict[str, type[SQLFeatures]] = {
+    "sqlite": SQLiteFeatures,
+    "postgresql": PostgreSQLFeatures,
+    "mysql": MySQLFeatures,
+    "mariadb": MySQLFeatures,
+}
+
+
+def features_for(dialect: sa.engine.Dialect) -> SQLFeatures:
+    """The features object for ``dialect`` (a fresh one: :meth:`SQLFeatures.detect` refines it per server)."""
+    return _BY_DIALECT.get(dialect.name, SQLFeatures)(dialect)
+
+
+def key_columns(table: sa.Table) -> Sequence[sa.Column]:
+    return list(table.primary_key.columns)

@@ -1,0 +1,100 @@
+"""Filter trees and orderings compiled to SQLAlchemy expressions.
+
+The MongoDB semantics of :mod:`db_plugins.filters` are spelled out here in SQL
+(``$ne`` keeps NULLs, strings compare in code-point order, NULLs sort low);
+what differs between engines comes from the dialect's features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement
+
+from ...filters import And, Compare, FieldInfo, Node, Or
+from .features import SQLFeatures
+
+__all__ = ["SQLCompiler"]
+
+_RANGE = {
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+}
+
+
+class SQLCompiler:
+    """Compiles filter trees and orderings for one model on one engine."""
+
+    def __init__(self, columns: Mapping[str, ColumnElement], schema: Mapping[str, FieldInfo], features: SQLFeatures):
+        self.columns = columns
+        self.schema = schema
+        self.features = features
+
+    def compile(self, node: Node) -> ColumnElement[bool]:
+        if isinstance(node, Compare):
+            return self._compare(node)
+        parts = [self.compile(child) for child in node.clauses]
+        if isinstance(node, And):
+            return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]
+        if isinstance(node, Or):
+            return sa.or_(sa.false(), *parts) if len(parts) != 1 else parts[0]
+        raise TypeError(f"not a filter node: {node!r}")
+
+    def _is_string(self, field: str) -> bool:
+        return self.schema[field].kind == "str"
+
+    def _equals(self, field: str, column: ColumnElement, value: Any) -> ColumnElement[bool]:
+        if value is None:
+            return column.is_(None)
+        if self._is_string(field):
+            return self.features.string_equals(column, value)
+        return column == value
+
+    def _in(self, field: str, column: ColumnElement, values: Sequence[Any]) -> ColumnElement[bool]:
+        if not values:
+            return sa.false()
+        clause = column.in_(values)
+        if self._is_string(field) and not self.features.exact_string_equality:
+            clause = sa.and_(clause, self.features.binary_string(column).in_(values))
+        return clause
+
+    def _compare(self, node: Compare) -> ColumnElement[bool]:
+        column = self.columns[node.field]
+        op, value = node.op, node.value
+        if op == "eq":
+            return self._equals(node.field, column, value)
+        if op == "ne":
+            if value is None:
+                return column.is_not(None)
+            return sa.or_(column.is_(None), sa.not_(self._equals(node.field, column, value)))
+        if op == "exists":
+            return column.is_not(None) if value else column.is_(None)
+        if op in ("in", "nin"):
+            present = [v for v in value if v is not None]
+            has_null = len(present) != len(value)
+            inside = self._in(node.field, column, present)
+            if op == "in":
+                return sa.or_(inside, column.is_(None)) if has_null else inside
+            if has_null:
+                return sa.and_(column.is_not(None), sa.not_(inside)) if present else column.is_not(None)
+            return sa.or_(column.is_(None), sa.not_(inside)) if present else sa.true()
+        target = self.features.binary_string(column) if self._is_string(node.field) else column
+        return _RANGE[op](target, value)
+
+    def order(self, order: Sequence[tuple[str, bool]]) -> list[ColumnElement]:
+        """ORDER BY clauses: code-point strings, NULLs first ascending and last descending."""
+        clauses = []
+        for field, descending in order:
+            column = self.columns[field]
+            expr = self.features.binary_string(column) if self._is_string(field) else column
+            clause = expr.desc() if descending else expr.asc()
+            # Only where it changes anything: a NULLS clause stops PostgreSQL
+            # from reading the order off a plain index.
+            if not self.features.nulls_sort_low and self.schema[field].nullable:
+                clause = clause.nulls_last() if descending else clause.nulls_first()
+            clauses.append(clause)
+        return clauses

@@ -1,0 +1,361 @@
+"""The query interface on SQL engines (``SQLConnection.query(Model)``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
+from ...filters import KINDS, Compare, FieldInfo, Node
+from ..generic import BaseQuery, check_on_conflict
+from . import bulk
+from .filters import SQLCompiler
+
+__all__ = ["SQLQuery", "field_kind"]
+
+
+def field_kind(column: sa.Column) -> str:
+    """The filter kind (a key of :data:`db_plugins.filters.KINDS`) of a column."""
+    try:
+        python_type = column.type.python_type
+    except (NotImplementedError, AttributeError):
+        return "any"
+    import datetime as dt
+    import decimal
+
+    for cls, kind in (
+        (bool, "bool"),
+        (int, "int"),
+        (float, "float"),
+        (decimal.Decimal, "decimal"),
+        (str, "str"),
+        (dt.datetime, "datetime"),
+        (dt.date, "date"),
+        (dt.time, "time"),
+        (bytes, "bytes"),
+        (uuid.UUID, "uuid"),
+    ):
+        if issubclass(python_type, cls):
+            return kind
+    return "any"
+
+
+class SQLQuery(BaseQuery[Any, Any]):
+    """``db.query(Model)`` for a SQLAlchemy mapped class.
+
+    ``filter_by`` takes the portable dict language or a SQLAlchemy clause;
+    ``order_by`` takes field names, ``"-field"``, columns or ``column.desc()``.
+    """
+
+    def __init__(self, connection: Any, model: Any) -> None:
+        super().__init__(connection, model)
+        try:
+            mapper = sa.inspect(model)
+        except sa.exc.NoInspectionAvailable:
+            raise ValidationError(f"query: {model!r} is not a SQLAlchemy mapped class") from None
+        if not isinstance(mapper, orm.Mapper):
+            raise ValidationError(f"query: {model!r} is not a SQLAlchemy mapped class")
+        self.mapper = mapper
+        self.table: sa.Table = mapper.local_table  # type: ignore[assignment]
+        self.columns: dict[str, sa.Column] = {}
+        schema: dict[str, FieldInfo] = {}
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            if not isinstance(column, sa.Column):
+                continue  # column_property over an expression: readable, not filterable
+            self.columns[prop.key] = column
+            schema[prop.key] = FieldInfo(prop.key, field_kind(column), bool(column.nullable))
+        self._schema = schema
+        self._pk = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        self._by_column = {column: key for key, column in self.columns.items()}
+        self.compiler = SQLCompiler(self.columns, schema, connection.features)
+
+    # -- schema -------------------------------------------------------------------
+
+    @property
+    def schema(self) -> Mapping[str, FieldInfo]:
+        return self._schema
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self._pk
+
+    @property
+    def features(self) -> Any:
+        return self.connection.features
+
+    def where(self, filter_by: Any) -> Any:
+        if isinstance(filter_by, sa.sql.ClauseElement):
+            return filter_by
+        if (
+            isinstance(filter_by, (list, tuple))
+            and filter_by
+            and all(isinstance(c, sa.sql.ClauseElement) for c in filter_by)
+        ):
+            return sa.and_(*filter_by)
+        return super().where(filter_by)
+
+    def parse_order(self, order_by: Any) -> tuple[tuple[str, bool], ...]:
+        items = order_by if isinstance(order_by, (list, tuple)) else ([] if order_by is None else [order_by])
+        return super().parse_order([self._order_item(item) for item in items])
+
+    def _order_item(self, item: Any) -> Any:
+        if isinstance(item, str):
+            return item
+        descending = False
+        element = item
+        if isinstance(element, sa.sql.elements.UnaryExpression):
+            modifier = getattr(element.modifier, "__name__", "")
+            if modifier not in ("desc_op", "asc_op"):
+                raise FilterError(f"order_by: unsupported expression {item}")
+            descending = modifier == "desc_op"
+            element = element.element
+        column = getattr(element, "property", None)
+        if column is not None and hasattr(column, "columns"):
+            element = column.columns[0]
+        key = self._by_column.get(element)  # type: ignore[arg-type]
+        if key is None:
+            raise FilterError(f"order_by: {item} is not a column of {self.model_name}")
+        return (key, descending)
+
+    def _compile(self, node: Node) -> Any:
+        return self.compiler.compile(node)
+
+    def _and(self, left: Any, right: Any) -> Any:
+        return sa.and_(left, right)
+
+    def _value(self, instance: Any, field: str) -> Any:
+        return getattr(instance, field)
+
+    # -- reads ----------------------------------------------------------------------
+
+    def _select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
+        stmt = sa.select(self.model).where(where).order_by(*self.compiler.order(order))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return stmt
+
+    def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
+        stmt = self._select(where, order, limit, offset)
+        return self.connection.run(lambda s: list(s.scalars(stmt)), write=False)
+
+    def _count(self, where: Any, limit: int | None = None) -> int:
+        if limit is None:
+            stmt = sa.select(sa.func.count()).select_from(self.table).where(where)
+        else:
+            inner = sa.select(sa.literal(1).label("one")).select_from(self.table).where(where).limit(limit)
+            stmt = sa.select(sa.func.count()).select_from(inner.subquery())
+        return self.connection.run(lambda s: int(s.execute(stmt).scalar_one()), write=False)
+
+    def _stream(self, where: Any, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[Any]:
+        if not self.features.stream_cursor:
+            return self._stream_by_keyset(where, order, batch_size)
+        stmt = self._select(where, order, None).execution_options(yield_per=batch_size)
+        connection = self.connection
+
+        def rows() -> Iterator[Any]:
+            with connection.guard(), connection._sessions() as session:
+                for instance in session.scalars(stmt):
+                    yield instance
+                    # Rows already handed out need not stay in the identity map.
+                    session.expunge(instance)
+
+        return rows()
+
+    # -- writes -----------------------------------------------------------------------
+
+    def _check_values(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
+        out = {}
+        for key, value in data.items():
+            info = self._schema.get(key) if isinstance(key, str) else None
+            if info is None:
+                raise ValidationError(f"{what}: unknown field {key!r} for {self.model_name}")
+            if value is not None and info.kind != "any":
+                try:
+                    value = KINDS[info.kind][1](value)
+                except (TypeError, ValueError):
+                    raise ValidationError(
+                        f"{what}: field {key!r} of {self.model_name} expects {KINDS[info.kind][0]}, "
+                        f"got {type(value).__name__}"
+                    ) from None
+            out[key] = value
+        return out
+
+    def _row(self, obj: Any, what: str) -> dict[str, Any]:
+        if isinstance(obj, Mapping):
+            return self._check_values(obj, what)
+        if isinstance(obj, self.model):
+            state = vars(obj)
+            return self._check_values({k: state[k] for k in self.columns if k in state}, what)
+        raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
+
+    def _key_of(self, instance: Any, what: str) -> dict[str, Any]:
+        if not isinstance(instance, self.model):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
+        key = {name: vars(instance).get(name) for name in self._pk}
+        if any(v is None for v in key.values()):
+            raise ValidationError(f"{what}: the {self.model_name} has no primary key value (was it stored?)")
+        return key
+
+    def _key_clause(self, key: Mapping[str, Any]) -> Any:
+        return sa.and_(*(self.columns[name] == value for name, value in key.items()))
+
+    def insert(self, obj: Any) -> Any:
+        data = self._row(obj, "insert")
+        instance = obj if isinstance(obj, self.model) else self.model(**data)
+
+        def work(session: orm.Session) -> Any:
+            session.add(instance)
+            session.flush()
+            return instance
+
+        result = self.connection.run(work)
+        if not self.connection.in_transaction:
+            _detach(result)
+        return result
+
+    def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
+        check_on_conflict(on_conflict)
+
+        def work(session: orm.Session) -> int:
+            checked = (self._row(r, "bulk_insert") for r in rows)
+            batches = bulk.batched(checked, self.features.bulk_batch_size)
+            return bulk.insert_rows(
+                session.connection(), self.table, self._column_names, batches, on_conflict, self.features
+            )
+
+        # A generator cannot be replayed, so only a sequence is retried after a deadlock.
+        return self.connection.run(work, retry=isinstance(rows, Sequence))
+
+    @property
+    def _column_names(self) -> dict[str, str]:
+        """Attribute key -> table column name."""
+        return {key: column.name for key, column in self.columns.items()}
+
+    def update(self, instance: Any, attrs: Mapping[str, Any]) -> Any:
+        key = self._key_of(instance, "update")
+        values = self._check_values(attrs, "update")
+        if not values:
+            return instance
+        stmt = (
+            sa.update(self.table).where(self._key_clause(key)).values({self.columns[k]: v for k, v in values.items()})
+        )
+        if self.features.update_returning:
+            stmt = stmt.returning(*(self.columns[k] for k in self.columns))
+
+        def work(session: orm.Session) -> Any:
+            result = session.connection().execute(stmt)
+            if self.features.update_returning:
+                row = result.first()
+                # SQLite hands back 2.0 stored as 2; the caller's values win.
+                return None if row is None else {**dict(zip(self.columns, row)), **values}
+            return values if result.rowcount else None
+
+        stored = self.connection.run(work)
+        if stored is None:
+            raise NotFoundError(f"update: no {self.model_name} with {_describe(key)} (deleted?)")
+        for name, value in stored.items():
+            set_committed_value(instance, name, value)
+        return instance
+
+    def bulk_update(self, instances: Sequence[Any], attrs_list: Sequence[Mapping[str, Any]]) -> int:
+        if len(instances) != len(attrs_list):
+            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        plans = [
+            (self._key_of(instance, "bulk_update"), self._check_values(attrs, "bulk_update"))
+            for instance, attrs in zip(instances, attrs_list)
+        ]
+
+        def work(session: orm.Session) -> int:
+            return bulk.update_rows(session.connection(), self.table, self.columns, plans, self.features)
+
+        changed = self.connection.run(work)
+        for instance, (_, values) in zip(instances, plans):
+            for name, value in values.items():
+                set_committed_value(instance, name, value)
+        return changed
+
+    def _delete(self, where: Any) -> int:
+        stmt = sa.delete(self.table).where(where)
+        return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
+
+    def _update_many(self, where: Any, attrs: Mapping[str, Any]) -> int:
+        values = self._check_values(attrs, "update_many")
+        stmt = sa.update(self.table).where(where).values({self.columns[k]: v for k, v in values.items()})
+        return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
+
+    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
+        if not isinstance(filter_by, Mapping) or not filter_by:
+            raise FilterError("get_or_create: filter_by must be a non-empty dict")
+        node = self.parse_filter(filter_by)
+        where = self._compile(node)
+        values = {**_equalities(node), **self._check_values(defaults, "get_or_create")}
+        order = self.parse_order(None)
+        found = self._fetch(where, order, 1)
+        if found:
+            return found[0], False
+        if self.connection.in_transaction:
+            return self._create_in_transaction(where, order, values)
+        lock_name = f"get_or_create:{self.table.name}:{sorted(map(repr, values.items()))}"
+        connection = self.connection
+        for _ in range(3):
+            try:
+                with connection.guard(), connection._write_engine.connect() as conn:
+                    with self.features.lock(conn, lock_name):
+                        with orm.Session(bind=conn, expire_on_commit=False) as session:
+                            existing = session.scalars(self._select(where, order, 1)).first()
+                            if existing is not None:
+                                session.commit()
+                                return existing, False
+                            instance = self.model(**values)
+                            session.add(instance)
+                            session.commit()
+                            return instance, True
+            except DuplicateKeyError:
+                # Someone inserted the same key without going through get_or_create.
+                found = self._fetch(where, order, 1)
+                if found:
+                    return found[0], False
+        raise DuplicateKeyError(f"get_or_create: {self.model_name} with {_describe(values)} conflicts with another row")
+
+    def _create_in_transaction(self, where: Any, order: Any, values: dict[str, Any]) -> tuple[Any, bool]:
+        session = self.connection._stack[-1]
+        with self.connection.guard():
+            try:
+                with session.begin_nested():
+                    instance = self.model(**values)
+                    session.add(instance)
+                return instance, True
+            except sa.exc.IntegrityError:
+                found = session.scalars(self._select(where, order, 1)).first()
+                if found is None:
+                    raise
+                return found, False
+
+
+def _equalities(node: Node) -> dict[str, Any]:
+    """Field values a filter pins down by plain equality (what get_or_create stores)."""
+    if isinstance(node, Compare):
+        return {node.field: node.value} if node.op == "eq" else {}
+    out: dict[str, Any] = {}
+    if type(node).__name__ == "And":
+        for child in node.clauses:
+            out.update(_equalities(child))
+    return out
+
+
+def _describe(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in values.items())
+
+
+def _detach(instance: Any) -> None:
+    session = orm.object_session(instance)
+    if session is not None:
+        session.expunge(instance)

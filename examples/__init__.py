@@ -1,0 +1,1 @@
+"""The example application: an astronomical alert broker's objects, detections and classifications."""

@@ -1,0 +1,75 @@
+"""The contract suite runs every test on every engine: same data, same call, same result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import db_plugins
+from tests.servers import ENGINES, SQL_ENGINES, fresh_database
+
+
+@dataclass
+class Env:
+    """One engine's connection and its contract models."""
+
+    engine: str
+    url: str
+    db: Any
+    models: Any
+
+    @property
+    def is_sql(self) -> bool:
+        return self.engine in SQL_ENGINES
+
+    @property
+    def config(self) -> dict[str, Any]:
+        module = "tests.contract.models_sql:Base" if self.is_sql else "tests.contract.models_mongo"
+        return {"URL": self.url, "MODELS": module}
+
+    def model(self, name: str) -> Any:
+        return getattr(self.models, name)
+
+    def q(self, name: str) -> Any:
+        return self.db.query(self.model(name))
+
+    def reconnect(self) -> Any:
+        """A second, independent connection to the same database."""
+        return db_plugins.connect(self.config)
+
+    def key(self, name: str) -> str:
+        return self.q(name).primary_key[0]
+
+
+def _models(engine: str) -> Any:
+    if engine in SQL_ENGINES:
+        from tests.contract import models_sql
+
+        return models_sql
+    from tests.contract import models_mongo
+
+    return models_mongo
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    engine = request.param
+    with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
+        env = Env(engine, url, None, _models(engine))
+        env.db = db_plugins.connect(env.config)
+        env.db.create_db()
+        try:
+            yield env
+        finally:
+            env.db.close()
+
+
+@pytest.fixture
+def env(engine_env: Env) -> Iterator[Env]:
+    """The engine's connection, with every contract table emptied before the test."""
+    for name in ("Item", "Event"):
+        engine_env.q(name).delete(all=True)
+    yield engine_env

@@ -1,0 +1,32 @@
+"""The contract models, SQL version (mirrored field for field by models_mongo)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    """Keyed by a string the application chooses."""
+
+    __tablename__ = "items"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mag: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str | None] = mapped_column(String(200))
+    flag: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Event(Base):
+    """Keyed by a key the database generates."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    oid: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,85 @@
+"""Which engines the tests run on, and a fresh database per test session on each server.
+
+Server engines run when their URL is in the environment (``DBP_TEST_POSTGRES_URL``,
+``DBP_TEST_MYSQL_URL``, ``DBP_TEST_MONGO_URL``; ``scripts/services.sh start``
+prints them) and are skipped otherwise -- unless ``DBP_REQUIRE_SERVERS=1``, which
+turns a missing server into a failure. Every session works in databases of its
+own (``dbp_t_<random>``), so concurrent test runs never meet.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+SQL_ENGINES = ("sqlite", "postgresql", "mysql")
+MONGO_ENGINES = ("mongodb", "mongomock")
+ENGINES = SQL_ENGINES + MONGO_ENGINES
+SERVER_ENGINES = ("postgresql", "mysql", "mongodb")
+ENV = {
+    "postgresql": "DBP_TEST_POSTGRES_URL",
+    "mysql": "DBP_TEST_MYSQL_URL",
+    "mongodb": "DBP_TEST_MONGO_URL",
+}
+
+
+def require_servers() -> bool:
+    return os.environ.get("DBP_REQUIRE_SERVERS", "").strip() not in ("", "0", "false", "no")
+
+
+def base_url(engine: str) -> str:
+    """The server URL for ``engine``; skips (or fails under DBP_REQUIRE_SERVERS=1) when unset."""
+    url = os.environ.get(ENV[engine], "").strip()
+    if not url:
+        message = f"{ENV[engine]} is not set (run: eval \"$(scripts/services.sh start)\")"
+        if require_servers():
+            pytest.fail(f"DBP_REQUIRE_SERVERS=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+@contextmanager
+def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of a new, empty database on ``engine``, dropped afterwards."""
+    name = "dbp_t_" + secrets.token_hex(4)
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path / (name + '.db')}"
+        return
+    if engine == "mongomock":
+        yield f"mongomock://localhost/{name}"
+        return
+    url = base_url(engine)
+    if engine == "mongodb":
+        import pymongo
+
+        prefix, _, rest = url.partition("://")
+        hostpart = rest.split("/", 1)[0]
+        query = "?" + url.split("?", 1)[1] if "?" in url else ""
+        client = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
+        try:
+            yield f"{prefix}://{hostpart}/{name}{query}"
+        finally:
+            client.drop_database(name)
+            client.close()
+        return
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    quote = '"' if engine == "postgresql" else "`"
+    charset = " CHARACTER SET utf8mb4" if engine == "mysql" else ""
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}{charset}")
+    try:
+        yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if engine == "postgresql":
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
