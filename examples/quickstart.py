@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `examples` importable from a checkout
 
-import db_plugins  # noqa: E402
-from db_plugins.config import load_settings  # noqa: E402
+import db_plugins
+from db_plugins.config import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         probability, new = db.query(Probability).get_or_create(
             {"oid": objects[0]["oid"], "classifier_name": "stamp", "class_name": "SN"}, probability=0.87, ranking=1
         )
-        print(f"objects created: {created}; classification {'created' if new else 'found'}: "
-              f"{probability.oid} {probability.class_name} p={probability.probability}")
+        print(
+            f"objects created: {created}; classification {'created' if new else 'found'}: "
+            f"{probability.oid} {probability.class_name} p={probability.probability}"
+        )
 
         page = db.query(Object).paginate(page=1, per_page=10, filter_by={"ndet": {"$gte": 3}}, order_by="oid")
         print(f"page {page.page} of {page.pages} ({page.total} objects with at least 3 detections):")

@@ -36,7 +36,7 @@ def base_url(engine: str) -> str:
     """The server URL for ``engine``; skips (or fails under DBP_REQUIRE_SERVERS=1) when unset."""
     url = os.environ.get(ENV[engine], "").strip()
     if not url:
-        message = f"{ENV[engine]} is not set (run: eval \"$(scripts/services.sh start)\")"
+        message = f'{ENV[engine]} is not set (run: eval "$(scripts/services.sh start)")'
         if require_servers():
             pytest.fail(f"DBP_REQUIRE_SERVERS=1 but {message}", pytrace=False)
         pytest.skip(message)

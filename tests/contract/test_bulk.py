@@ -21,8 +21,10 @@ def test_bulk_insert_counts_rows(env):
 
 
 def test_bulk_insert_accepts_a_generator_and_instances(env):
-    Item = env.model("Item")
-    gen = (Item(oid=f"G{i:05d}", mag=float(i)) if i % 2 else {"oid": f"G{i:05d}", "mag": float(i)} for i in range(12000))
+    model = env.model("Item")
+    gen = (
+        model(oid=f"G{i:05d}", mag=float(i)) if i % 2 else {"oid": f"G{i:05d}", "mag": float(i)} for i in range(12000)
+    )
     assert env.q("Item").bulk_insert(gen) == 12000
     assert env.q("Item").count() == 12000
     assert env.q("Item").find_one({"oid": "G11999"}).mag == 11999.0
@@ -77,7 +79,7 @@ def test_update_mode_upserts_and_last_duplicate_wins(env):
 
 def test_one_bad_row_writes_nothing_on_atomic_engines(env):
     good = [{"oid": f"K{i}", "mag": 1.0} for i in range(50)]
-    bad = good[:25] + [{"oid": "BAD", "n": "not a number"}] + good[25:]
+    bad = [*good[:25], {"oid": "BAD", "n": "not a number"}, *good[25:]]
     with pytest.raises(db_plugins.ValidationError, match="'n'"):
         env.q("Item").bulk_insert(bad)
     # Values are checked before anything is sent, on every engine.
