@@ -70,10 +70,15 @@ def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
     import sqlalchemy as sa
 
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    quote = '"' if engine == "postgresql" else "`"
-    charset = " CHARACTER SET utf8mb4" if engine == "mysql" else ""
+    # Linguistic default collations on purpose (ICU en-US on PostgreSQL,
+    # MariaDB's case-insensitive utf8mb4 default), so the tests prove that
+    # results do not depend on them.
+    options = {
+        "postgresql": f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
+        "mysql": f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+    }
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}{charset}")
+        conn.exec_driver_sql(options[engine])
     try:
         yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -25,3 +25,15 @@ class Event(BaseModel):
 
     oid = Field(str, required=True)
     value = Field(float)
+
+
+class Sample(BaseModel):
+    """One field of each filterable kind, for the differential (property-based) tests."""
+
+    __tablename__ = "samples"
+
+    id = Field(int, primary_key=True)
+    i = Field(int)
+    f = Field(float)
+    s = Field(str)
+    b = Field(bool)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Double, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,3 +30,15 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     oid: Mapped[str] = mapped_column(String(64))
     value: Mapped[float | None] = mapped_column(Float)
+
+
+class Sample(Base):
+    """One column of each filterable kind, for the differential (property-based) tests."""
+
+    __tablename__ = "samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    i: Mapped[int | None] = mapped_column(Integer)
+    f: Mapped[float | None] = mapped_column(Double)
+    s: Mapped[str | None] = mapped_column(String(40))
+    b: Mapped[bool | None] = mapped_column(Boolean)

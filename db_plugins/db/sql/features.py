@@ -189,11 +189,17 @@ class PostgreSQLFeatures(SQLFeatures):
         return insert(table)
 
     def detect(self, connection: sa.engine.Connection) -> None:
-        collate = connection.exec_driver_sql(
-            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
-        ).scalar()
-        # These already sort by code point, and leaving COLLATE out keeps indexes usable.
-        if str(collate).lower() in ("c", "posix", "c.utf-8", "c.utf8"):
+        row = (
+            connection.exec_driver_sql("SELECT * FROM pg_database WHERE datname = current_database()")
+            .mappings()
+            .first()
+        )
+        provider = (row or {}).get("datlocprovider", "c")
+        collate = str((row or {}).get("datcollate", "")).lower()
+        # A libc C locale already sorts by code point, and leaving COLLATE out
+        # keeps plain indexes usable for ORDER BY and ranges. (An ICU default
+        # never does, whatever datcollate says.)
+        if provider in ("c", b"c") and collate in ("c", "posix", "c.utf-8", "c.utf8"):
             self.sort_collation = None
 
     @contextlib.contextmanager

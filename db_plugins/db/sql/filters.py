@@ -83,7 +83,8 @@ class SQLCompiler:
                 return sa.and_(column.is_not(None), sa.not_(inside)) if present else column.is_not(None)
             return sa.or_(column.is_(None), sa.not_(inside)) if present else sa.true()
         target = self.features.binary_string(column) if self._is_string(node.field) else column
-        return _RANGE[op](target, value)
+        # A bound parameter: SQLAlchemy refuses `column > True` as a literal.
+        return _RANGE[op](target, sa.bindparam(None, value, type_=column.type))
 
     def order(self, order: Sequence[tuple[str, bool]]) -> list[ColumnElement]:
         """ORDER BY clauses: code-point strings, NULLs first ascending and last descending."""
