@@ -36,6 +36,7 @@ __all__ = [
     "register_secret",
     "importable",
     "import_object",
+    "get_logger",
     "check_section",
 ]
 
@@ -91,8 +92,22 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
-logger = logging.getLogger("db_plugins")
-logger.addFilter(_ScrubFilter())
+_scrub_filter = _ScrubFilter()
+
+
+def get_logger(name: str = "db_plugins") -> logging.Logger:
+    """A logger whose records have URL passwords and registered secrets masked.
+
+    (A filter on a parent logger does not see its children's records, so every
+    db_plugins module takes its logger from here.)
+    """
+    log = logging.getLogger(name)
+    if _scrub_filter not in log.filters:
+        log.addFilter(_scrub_filter)
+    return log
+
+
+logger = get_logger()
 
 
 @contextlib.contextmanager

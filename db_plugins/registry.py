@@ -12,13 +12,12 @@ The entry-point name is the ``DB_CONFIG`` key the plugin serves.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .config import SectionConfig, mask_url
+from .config import SectionConfig, get_logger, mask_url
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ _BUILTINS = {
     "MONGO": "db_plugins.db.mongo.plugin:MongoPlugin",
 }
 
-logger = logging.getLogger("db_plugins")
+logger = get_logger(__name__)
 
 _registered: dict[str, type[Plugin]] = {}
 _instances: dict[str, Plugin] = {}

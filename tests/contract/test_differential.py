@@ -25,7 +25,30 @@ budget = settings(
 
 # Case, accents, pad spaces, astral code points, and strings that collations
 # other than code-point order would put elsewhere.
-STRINGS = ["", "a", "A", "a ", "b", "B", "ab", "aB", "Ab", "é", "É", "e", "z", "Z", "ä", "ß", "ss", "😀", "İ", "i", "_", "%"]
+STRINGS = [
+    "",
+    "a",
+    "A",
+    "a ",
+    "b",
+    "B",
+    "ab",
+    "aB",
+    "Ab",
+    "é",
+    "É",
+    "e",
+    "z",
+    "Z",
+    "ä",
+    "ß",
+    "ss",
+    "😀",
+    "İ",
+    "i",
+    "_",
+    "%",
+]
 ints = st.integers(-3, 3) | st.integers(-(2**31), 2**31 - 1)
 floats = st.sampled_from([-1.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 1e10]) | st.floats(
     -1e6, 1e6, allow_nan=False, allow_infinity=False

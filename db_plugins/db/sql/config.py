@@ -25,8 +25,9 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "ENGINE_OPTIONS": dict,
 }
 DEFAULT_MIGRATIONS_DIR = "migrations"
-# Backends whose SQLAlchemy default driver is not one we install.
-DEFAULT_DRIVERS = {"mysql": "pymysql", "mariadb": "pymysql"}
+# The drivers our extras install, for backends named without one (SQLAlchemy's
+# own defaults -- psycopg 3, mysqlclient -- are not installed by us).
+DEFAULT_DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "pymysql"}
 
 
 @dataclass(repr=False)
@@ -66,9 +67,9 @@ def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | 
         try:
             url = URL.create(
                 engine,
-                username=values["USER"],
-                password=values["PASSWORD"],
-                host=values["HOST"],
+                username=values["USER"] or None,
+                password=values["PASSWORD"] or None,
+                host=values["HOST"] or None,
                 port=values["PORT"],
                 database=values["DB_NAME"],
             )
