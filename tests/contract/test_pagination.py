@@ -119,3 +119,35 @@ def test_foreign_cursor_raises_value_error(env):
     cursor = env.q("Item").paginate(per_page=5, order_by="mag").next_cursor
     with pytest.raises(ValueError, match="another"):
         env.q("Item").paginate(per_page=5, order_by="n", after=cursor)
+
+
+@pytest.mark.parametrize("order_by", [["n"], ["-mag", "n"], ["mag", "-n"]])
+def test_keyset_walk_while_rows_come_and_go(env, order_by):
+    """Every row present for the whole walk is seen exactly once, in order, whatever happens between pages."""
+    q = env.q("Item")
+    q.bulk_insert([{"oid": f"W{i:03d}", "n": i, "mag": None if i % 5 == 0 else float(i % 4)} for i in range(60)])
+    deleted, inserted, seen, cursor = set(), [], [], None
+    step = 0
+    while True:
+        page = q.paginate(per_page=7, order_by=order_by, after=cursor, count=False)
+        seen += [(i.oid, i.mag, i.n) for i in page]
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+        step += 1
+        # Delete one row already seen and one not yet seen; insert rows on both sides of the cursor.
+        for victim in (f"W{(step * 7) % 60:03d}", f"W{(step * 11 + 30) % 60:03d}"):
+            if q.delete({"oid": victim}):
+                deleted.add(victim)
+        for k in range(2):
+            oid = f"N{step:02d}{k}"
+            q.insert({"oid": oid, "n": 100 + step * 2 + k if k else -step, "mag": float(k * 3)})
+            inserted.append(oid)
+    oids = [oid for oid, _, _ in seen]
+    assert len(oids) == len(set(oids)), "a row was returned twice"
+    expected = [i.oid for i in q.find_all(order_by=order_by, paginate=False)]
+    positions = {oid: index for index, oid in enumerate(expected)}
+    kept = [oid for oid in oids if oid in positions]
+    assert kept == sorted(kept, key=positions.__getitem__), "rows out of order"
+    survivors = {f"W{i:03d}" for i in range(60)} - deleted
+    assert survivors <= set(oids), "a row present throughout was skipped"
