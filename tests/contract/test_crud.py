@@ -180,3 +180,24 @@ def test_bad_filter_is_refused_before_io(env):
     with pytest.raises(db_plugins.FilterError, match="expected a list"):
         env.q("Item").delete({"oid": {"$in": "O1"}})
     assert env.q("Item").count() == 2
+
+
+def test_insert_of_an_instance_read_earlier(env):
+    seed(env, 1)
+    item = env.q("Item").find_one({"oid": "O0"})
+    with pytest.raises(db_plugins.DuplicateKeyError):
+        env.q("Item").insert(item)
+    env.q("Item").delete({"oid": "O0"})
+    again = env.q("Item").insert(item)
+    assert again.oid == "O0" and env.q("Item").count() == 1
+
+
+def test_stream_inside_transaction_sees_its_writes(env):
+    if not env.db.features.transactions:
+        with pytest.raises(db_plugins.UnsupportedOperation):
+            with env.db.transaction():
+                pass
+        return
+    with env.db.transaction():
+        env.q("Item").bulk_insert([{"oid": "T1"}, {"oid": "T2"}])
+        assert [i.oid for i in env.q("Item").find_all(paginate=False)] == ["T1", "T2"]

@@ -11,8 +11,8 @@ from sqlalchemy import orm
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
-from ...filters import KINDS, Compare, FieldInfo, Node
-from ..generic import BaseQuery, check_on_conflict
+from ...filters import KINDS, FieldInfo, Node
+from ..generic import BaseQuery, check_on_conflict, describe, equalities
 from . import bulk
 from .filters import SQLCompiler
 
@@ -160,6 +160,10 @@ class SQLQuery(BaseQuery[Any, Any]):
         stmt = self._select(where, order, None).execution_options(yield_per=batch_size)
         connection = self.connection
 
+        if connection.in_transaction:
+            # Inside db.transaction() the stream sees the block's own writes.
+            return iter(connection._stack[-1].scalars(stmt))
+
         def rows() -> Iterator[Any]:
             with connection.guard(), connection._sessions() as session:
                 for instance in session.scalars(stmt):
@@ -209,7 +213,11 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def insert(self, obj: Any) -> Any:
         data = self._row(obj, "insert")
-        instance = obj if isinstance(obj, self.model) else self.model(**data)
+        instance = obj
+        if not isinstance(obj, self.model) or sa.inspect(obj).has_identity:
+            # A dict, or an instance read earlier: insert a fresh row (which
+            # raises DuplicateKeyError if that key is still stored).
+            instance = self.model(**data)
 
         def work(session: orm.Session) -> Any:
             session.add(instance)
@@ -260,7 +268,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
         stored = self.connection.run(work)
         if stored is None:
-            raise NotFoundError(f"update: no {self.model_name} with {_describe(key)} (deleted?)")
+            raise NotFoundError(f"update: no {self.model_name} with {describe(key)} (deleted?)")
         for name, value in stored.items():
             set_committed_value(instance, name, value)
         return instance
@@ -296,7 +304,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             raise FilterError("get_or_create: filter_by must be a non-empty dict")
         node = self.parse_filter(filter_by)
         where = self._compile(node)
-        values = {**_equalities(node), **self._check_values(defaults, "get_or_create")}
+        values = {**equalities(node), **self._check_values(defaults, "get_or_create")}
         order = self.parse_order(None)
         found = self._fetch(where, order, 1)
         if found:
@@ -323,7 +331,7 @@ class SQLQuery(BaseQuery[Any, Any]):
                 found = self._fetch(where, order, 1)
                 if found:
                     return found[0], False
-        raise DuplicateKeyError(f"get_or_create: {self.model_name} with {_describe(values)} conflicts with another row")
+        raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} conflicts with another row")
 
     def _create_in_transaction(self, where: Any, order: Any, values: dict[str, Any]) -> tuple[Any, bool]:
         session = self.connection._stack[-1]
@@ -338,21 +346,6 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found is None:
                     raise
                 return found, False
-
-
-def _equalities(node: Node) -> dict[str, Any]:
-    """Field values a filter pins down by plain equality (what get_or_create stores)."""
-    if isinstance(node, Compare):
-        return {node.field: node.value} if node.op == "eq" else {}
-    out: dict[str, Any] = {}
-    if type(node).__name__ == "And":
-        for child in node.clauses:
-            out.update(_equalities(child))
-    return out
-
-
-def _describe(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in values.items())
 
 
 def _detach(instance: Any) -> None:
