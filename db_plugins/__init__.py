@@ -7,6 +7,7 @@
 """
 
 from .errors import (
+    BulkDuplicateKeyError,
     BulkWriteError,
     ConfigError,
     ConnectionError,
@@ -35,6 +36,7 @@ __all__ = [
     "IntegrityError",
     "DuplicateKeyError",
     "BulkWriteError",
+    "BulkDuplicateKeyError",
     "NotFoundError",
     "ConnectionError",
     "UnsupportedOperation",

@@ -20,6 +20,7 @@ __all__ = [
     "UnsupportedOperation",
     "MigrationError",
     "BulkWriteError",
+    "BulkDuplicateKeyError",
 ]
 
 
@@ -58,13 +59,19 @@ class BulkWriteError(IntegrityError):
     """A bulk write failed part-way on an engine that cannot roll it back.
 
     ``written`` is how many rows were stored before the failure and
-    ``failed_keys`` the keys of the rows that were not.
+    ``failed_keys`` the keys of the rows that were not. When every failure is
+    a duplicate key the error raised is :class:`BulkDuplicateKeyError`, so
+    ``except DuplicateKeyError`` catches it as on the atomic engines.
     """
 
     def __init__(self, message: str, written: int = 0, failed_keys: list | None = None):
         super().__init__(message)
         self.written = written
         self.failed_keys = list(failed_keys or [])
+
+
+class BulkDuplicateKeyError(BulkWriteError, DuplicateKeyError):
+    """A :class:`BulkWriteError` whose failed rows all hit a duplicate key."""
 
 
 class NotFoundError(DBPluginsError, LookupError):

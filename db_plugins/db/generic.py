@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ..filters import Node, Schema, after_condition, parse_filter, parse_order
+from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
 
 __all__ = [
@@ -27,6 +28,9 @@ __all__ = [
     "new_DBConnection",
     "ON_CONFLICT_MODES",
     "check_on_conflict",
+    "batched",
+    "equalities",
+    "describe",
 ]
 
 M = TypeVar("M")
@@ -40,6 +44,29 @@ def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
         raise ValueError(f"on_conflict: expected one of {', '.join(map(repr, ON_CONFLICT_MODES))}, got {on_conflict!r}")
     return on_conflict
+
+
+def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most ``size`` items, read lazily from ``iterable``."""
+    iterator = iter(iterable)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def equalities(node: Node) -> dict[str, Any]:
+    """Field values a filter pins down by plain equality (what ``get_or_create`` stores)."""
+    if isinstance(node, Compare):
+        return {node.field: node.value} if node.op == "eq" else {}
+    out: dict[str, Any] = {}
+    if isinstance(node, And):
+        for child in node.clauses:
+            out.update(equalities(child))
+    return out
+
+
+def describe(values: Mapping[str, Any]) -> str:
+    """``k=v, ...`` for error messages."""
+    return ", ".join(f"{k}={v!r}" for k, v in values.items())
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:

@@ -6,13 +6,13 @@ batch leaves nothing written.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ...errors import IntegrityError
+from ..generic import batched
 from .features import SQLFeatures
 
 __all__ = ["batched", "insert_rows", "update_rows"]
@@ -20,13 +20,6 @@ __all__ = ["batched", "insert_rows", "update_rows"]
 UPDATE_BATCH = 500
 # MySQL warning codes that INSERT IGNORE may raise for the rows it skips.
 _DUPLICATE_WARNINGS = {1062, 1586}
-
-
-def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Lists of at most ``size`` items, read lazily from ``iterable``."""
-    iterator = iter(iterable)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def insert_rows(
