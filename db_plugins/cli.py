@@ -1,0 +1,196 @@
+"""The ``dbp`` command: parse options, call :mod:`db_plugins.commands`, turn errors into exit codes.
+
+Exit codes: 0 success, 1 a user error (one line on stderr, no traceback
+unless ``--verbose``) or ``dbp check`` finding differences, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__, commands
+from .config import load_settings, scrub
+from .errors import DBPluginsError
+from .registry import available_plugins
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class State:
+    settings_path: str | None
+    verbose: bool
+
+
+class AliasedGroup(click.Group):
+    """Finds ``make-migrations`` as ``make_migrations``: the documented name and its dashed spelling."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or super().get_command(ctx, cmd_name.replace("-", "_"))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        _name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else _name), cmd, rest
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def _configure_logging(verbose: bool) -> None:
+    if not verbose:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter("%(levelname)s [%(name)s] %(message)s"))
+    for name in ("db_plugins", "alembic"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(scrub(text).split())
+
+
+def run(work: Callable[[Any], T]) -> T:
+    """Load the settings and call ``work(settings)``, turning errors into one line and exit 1."""
+    ctx = click.get_current_context()
+    state: State = ctx.find_object(State)  # type: ignore[assignment]
+    try:
+        return work(load_settings(state.settings_path))
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        click.echo("Interrupted", err=True)
+        ctx.exit(130)
+    except Exception as exc:
+        if state.verbose:
+            click.echo(scrub("".join(traceback.format_exception(exc))), err=True, nl=False)
+        if isinstance(exc, DBPluginsError):
+            message = _one_line(str(exc)) or type(exc).__name__
+        else:
+            message = f"unexpected {type(exc).__name__}: {_one_line(str(exc))}"
+            if not state.verbose:
+                message += " (run dbp -v ... for the traceback)"
+        click.echo(f"Error: {message}", err=True)
+        ctx.exit(1)
+    raise AssertionError("unreachable")
+
+
+class SectionName(click.ParamType):
+    """A ``DB_CONFIG`` section (plugin) name, case-insensitive: ``SQL``, ``MONGO``, or a third-party one."""
+
+    name = "section"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "|".join(available_plugins())
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        name = str(value).upper()
+        if name not in available_plugins():
+            self.fail(f"{value!r} is not one of {', '.join(available_plugins())}", param, ctx)
+        return name
+
+
+engine_option = click.option(
+    "--engine",
+    type=SectionName(),
+    default=None,
+    help="Act on this DB_CONFIG section only (default: every configured section).",
+)
+
+
+@click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--settings",
+    "settings_path",
+    metavar="PATH",
+    help="Settings file, or a directory holding settings.py (default: $DBP_SETTINGS, then ./settings.py).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log progress, and show tracebacks of errors.")
+@click.version_option(__version__, "--version", prog_name="dbp", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, settings_path: str | None, verbose: bool) -> None:
+    """Create databases and manage migrations from settings.DB_CONFIG."""
+    ctx.obj = State(settings_path, verbose)
+    _configure_logging(verbose)
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+@cli.command("initdb")
+@engine_option
+def initdb(engine: str | None) -> None:
+    """Create the models' tables/collections, scaffold MIGRATIONS_DIR, stamp head (idempotent)."""
+    run(lambda settings: commands.initdb(settings, engine=engine, echo=_echo))
+
+
+@cli.command("make_migrations")
+@engine_option
+@click.option("-m", "--message", help="What the revision does (default: a summary of the changes).")
+def make_migrations(engine: str | None, message: str | None) -> None:
+    """Write a revision for what changed between the models and the database (alias: make-migrations)."""
+    run(lambda settings: commands.make_migrations(settings, engine=engine, message=message, echo=_echo))
+
+
+@cli.command("migrate", context_settings={"ignore_unknown_options": True})
+@engine_option
+@click.argument("target", default="head")
+def migrate(engine: str | None, target: str) -> None:
+    """Apply revisions up to TARGET (default: head), holding the database's migration lock."""
+    run(lambda settings: commands.migrate(settings, engine=engine, target=target, echo=_echo))
+
+
+# ignore_unknown_options: a relative target such as -1 is an argument, not an option.
+@cli.command("downgrade", context_settings={"ignore_unknown_options": True})
+@engine_option
+@click.argument("target")
+def downgrade(engine: str | None, target: str) -> None:
+    """Revert revisions down to TARGET (a revision id, -1, or base)."""
+    run(lambda settings: commands.downgrade(settings, target, engine=engine, echo=_echo))
+
+
+@cli.command("history")
+@engine_option
+def history(engine: str | None) -> None:
+    """List the revisions, newest first, and whether each is applied."""
+    run(lambda settings: commands.history(settings, engine=engine, echo=_echo))
+
+
+@cli.command("current")
+@engine_option
+def current(engine: str | None) -> None:
+    """Show the revision the database is at."""
+    run(lambda settings: commands.current(settings, engine=engine, echo=_echo))
+
+
+@cli.command("check")
+@engine_option
+def check(engine: str | None) -> None:
+    """Exit 0 if the models match the migrations, else list the differences and exit 1."""
+    differences = run(lambda settings: commands.check(settings, engine=engine, echo=_echo))
+    if any(differences.values()):
+        click.get_current_context().exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``dbp`` console script."""
+    cli.main(args=argv, prog_name="dbp")
+
+
+if __name__ == "__main__":  # python -m db_plugins.cli
+    main()

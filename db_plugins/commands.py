@@ -1,0 +1,130 @@
+"""One function per ``dbp`` command, usable from Python as well as from the CLI.
+
+Each takes loaded :class:`~db_plugins.config.Settings`, an optional ``engine``
+(the ``DB_CONFIG`` section to act on; every configured section when ``None``)
+and an ``echo`` callback that receives each line of progress; each returns a
+dict ``{section: result}``. The work is done by the section plugin's
+migration backend (``plugin.migrations(config, settings)``)::
+
+    from db_plugins import commands
+    from db_plugins.config import load_settings
+
+    settings = load_settings("settings.py")
+    commands.initdb(settings)
+    commands.migrate(settings, engine="SQL")
+    if commands.check(settings)["SQL"]:
+        raise SystemExit("models and migrations differ")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from .config import Settings
+from .migrations import Echo, MigrationBackend, Revision
+from .registry import get_plugin
+
+__all__ = ["initdb", "make_migrations", "migrate", "downgrade", "history", "current", "check", "backends"]
+
+T = TypeVar("T")
+
+
+def backends(settings: Settings, engine: str | None = None, echo: Echo = print) -> list[MigrationBackend]:
+    """The migration backend of section ``engine``, or of every configured section in order."""
+    names = [engine.upper()] if engine else list(settings.sections)
+    out = []
+    for name in names:
+        config = settings.section(name)
+        backend = get_plugin(config.plugin).migrations(config, settings)
+        backend.echo = echo
+        out.append(backend)
+    return out
+
+
+def _each(settings: Settings, engine: str | None, echo: Echo, work: Callable[[MigrationBackend], T]) -> dict[str, T]:
+    return {backend.config.section: work(backend) for backend in backends(settings, engine, echo)}
+
+
+def initdb(settings: Settings, engine: str | None = None, echo: Echo = print) -> dict[str, bool]:
+    """Create the models' tables/collections and indexes, scaffold ``MIGRATIONS_DIR`` and stamp head.
+
+    Idempotent: a database that is already stamped is left alone. The result
+    says, per section, whether anything changed.
+    """
+    return _each(settings, engine, echo, lambda b: b.initdb())
+
+
+def make_migrations(
+    settings: Settings, engine: str | None = None, message: str | None = None, echo: Echo = print
+) -> dict[str, Path | None]:
+    """Write a revision for what changed between the models and the database.
+
+    The result is, per section, the new revision file, or ``None`` when
+    nothing changed (and no file was written).
+    """
+    return _each(settings, engine, echo, lambda b: b.make_migrations(message))
+
+
+def migrate(
+    settings: Settings, engine: str | None = None, target: str = "head", echo: Echo = print
+) -> dict[str, list[str]]:
+    """Apply revisions up to ``target`` (default: head) under the database's migration lock.
+
+    The result lists, per section, the revision ids applied, in order.
+    """
+    return _each(settings, engine, echo, lambda b: b.migrate(target))
+
+
+def downgrade(settings: Settings, target: str, engine: str | None = None, echo: Echo = print) -> dict[str, list[str]]:
+    """Revert revisions down to ``target`` (a revision id, ``-1``, or ``base``) under the migration lock.
+
+    The result lists, per section, the revision ids reverted, in order.
+    """
+    return _each(settings, engine, echo, lambda b: b.downgrade(target))
+
+
+def history(settings: Settings, engine: str | None = None, echo: Echo = print) -> dict[str, list[Revision]]:
+    """Every revision, newest first, and whether the database has it applied."""
+
+    def show(backend: MigrationBackend) -> list[Revision]:
+        revisions = backend.history()
+        if not revisions:
+            backend.say(f"no revisions in {backend.relative(backend.directory)}")
+        for revision in revisions:
+            backend.say(revision.describe())
+        return revisions
+
+    return _each(settings, engine, echo, show)
+
+
+def current(settings: Settings, engine: str | None = None, echo: Echo = print) -> dict[str, list[str]]:
+    """The revision ids each database is at (an empty list: none applied)."""
+
+    def show(backend: MigrationBackend) -> list[str]:
+        heads = backend.current()
+        backend.say(", ".join(heads) if heads else "no revision applied")
+        return heads
+
+    return _each(settings, engine, echo, show)
+
+
+def check(settings: Settings, engine: str | None = None, echo: Echo = print) -> dict[str, list[str]]:
+    """Compare the models with the migrated database, for CI.
+
+    The result lists, per section, the differences; all lists empty means the
+    models match the migrations.
+    """
+
+    def show(backend: MigrationBackend) -> list[str]:
+        differences = backend.check()
+        if differences:
+            backend.say(f"{len(differences)} difference(s) between the models and the migrations:")
+            for difference in differences:
+                backend.say(f"  {difference}")
+        else:
+            backend.say("the models match the migrations")
+        return differences
+
+    return _each(settings, engine, echo, show)

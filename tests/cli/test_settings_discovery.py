@@ -1,0 +1,42 @@
+"""dbp finds settings as the spec says: --settings (file or directory) > $DBP_SETTINGS > ./settings.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.migrations.project import RUNNERS, run_dbp
+
+
+@pytest.fixture(params=RUNNERS)
+def runner(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def make_project(root: Path, database: str) -> Path:
+    root.mkdir()
+    (root / "settings.py").write_text(f'DB_CONFIG = {{"SQL": {{"URL": "sqlite:///{database}"}}}}\n')
+    return root
+
+
+def test_settings_option_env_and_current_directory(runner: str, tmp_path: Path) -> None:
+    a, b, c = (make_project(tmp_path / name, f"{name}.db") for name in "abc")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    # --settings wins over DBP_SETTINGS; a directory means its settings.py.
+    outcome = run_dbp(["--settings", str(a), "initdb"], runner=runner, cwd=elsewhere, env={"DBP_SETTINGS": str(b)})
+    assert outcome.exit_code == 0, outcome
+    assert (a / "a.db").exists() and (a / "migrations" / "env.py").exists()
+    assert not (b / "b.db").exists()
+
+    outcome = run_dbp(["initdb"], runner=runner, cwd=elsewhere, env={"DBP_SETTINGS": str(b / "settings.py")})
+    assert outcome.exit_code == 0, outcome
+    assert (b / "b.db").exists() and (b / "migrations").is_dir()
+
+    if runner == "process":  # CliRunner shares this process's working directory
+        outcome = run_dbp(["initdb"], runner=runner, cwd=c)
+        assert outcome.exit_code == 0, outcome
+        assert (c / "c.db").exists() and (c / "migrations").is_dir()
+    assert list(elsewhere.iterdir()) == []  # relative paths are relative to the settings file
