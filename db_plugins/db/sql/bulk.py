@@ -1,4 +1,34 @@
-"""Bulk writes on SQL engines: the statements chosen by the dialect's features.
+"""Bulk writes on SQL engines: the fastest correct path the dialect's features allow.
+
+``bulk_insert`` reads its rows in batches of ``features.bulk_batch_size`` and,
+for each batch:
+
+1. snapshots every row as it is read (a generator may reuse one dict), keeps
+   one row per primary key for ``"ignore"`` (the first) and ``"update"`` (the
+   last), and groups the rows by the fields they give;
+2. turns each group into columns and checks them column by column
+   (:class:`Checker`): one ``set(map(type, values))`` per column on the common
+   path instead of a function call per value -- the same checks, the same
+   messages as the one-row methods. Every group of the batch is checked before
+   any of it is sent;
+3. sends each group by the fastest path the features allow:
+
+   * ``features.copy_from`` (PostgreSQL): ``COPY ... FROM STDIN`` in CSV through
+     the driver; for ``"ignore"``/``"update"`` into a temporary table, then one
+     ``INSERT ... SELECT ... ON CONFLICT``;
+   * ``features.bulk_executemany == "driver"`` (SQLite): the driver's own
+     ``executemany`` with positional tuples (one prepared statement, stepped per row);
+   * ``"multirow"`` (MariaDB/MySQL through PyMySQL): multi-row
+     ``INSERT ... VALUES (...), (...)`` statements of about 1 MB rendered with
+     the driver's own escaping (what PyMySQL's ``executemany`` does), one at a
+     time so that ``INSERT IGNORE`` warnings can be read after each;
+   * otherwise SQLAlchemy's executemany (``insertmanyvalues``).
+
+   Values reach the fast paths through the same SQLAlchemy bind processors and
+   Python-side column defaults as SQLAlchemy's own path, so the rows stored are
+   the same. A group holding a value a fast path cannot send exactly as
+   SQLAlchemy would (an aware datetime for a naive column, a type ``COPY`` has no
+   safe text form for, a SQL-expression default) takes SQLAlchemy's path.
 
 Every function here runs inside the caller's transaction, so a failure in any
 batch leaves nothing written.
@@ -6,118 +36,510 @@ batch leaves nothing written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import csv
+import datetime as dt
+import decimal
+import io
+import itertools
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
-from ...errors import IntegrityError
+from ...errors import IntegrityError, ValidationError
+from ...filters import KINDS, FieldInfo
 from ..generic import batched
 from .features import SQLFeatures
 
-__all__ = ["batched", "insert_rows", "update_rows"]
+__all__ = ["batched", "Checker", "RowWriter", "update_rows"]
 
 UPDATE_BATCH = 500
 # MySQL warning codes that INSERT IGNORE may raise for the rows it skips.
 _DUPLICATE_WARNINGS = {1062, 1586}
+# Multi-row statements are cut at about this many characters (PyMySQL's own
+# executemany cuts at 1,024,000 bytes; MariaDB's max_allowed_packet is 16 MiB).
+MULTIROW_CHARS = 1_000_000
+_NO_PARAMETERS = {"no_parameters": True}
+# psycopg2 reads the COPY buffer in chunks of this many characters.
+COPY_CHUNK = 1 << 18
+
+_NONE = type(None)
+
+# Value types each field kind accepts as they are (a subset of what the kind's
+# check in db_plugins.filters.KINDS accepts, and returned unchanged by it): a
+# column whose set of value types fits is checked without a call per value.
+_NUMBER = frozenset({int, float, decimal.Decimal})
+_FAST_TYPES: dict[str, frozenset[type]] = {
+    "int": _NUMBER,
+    "float": _NUMBER,
+    "decimal": _NUMBER,
+    "str": frozenset({str}),
+    "bool": frozenset({bool}),
+    "datetime": frozenset({dt.datetime}),
+    "date": frozenset({dt.date}),
+    "time": frozenset({dt.time}),
+    "bytes": frozenset({bytes, bytearray, memoryview}),
+    "uuid": frozenset({uuid.UUID}),
+}
 
 
-def insert_rows(
-    connection: sa.Connection,
-    table: sa.Table,
-    names: Mapping[str, str],
-    batches: Iterable[list[dict[str, Any]]],
-    mode: str,
-    features: SQLFeatures,
-) -> int:
-    """Insert every batch with ``on_conflict`` ``mode``; return the rows written.
+class Checker:
+    """Field values checked against a model's field kinds, one row or one column at a time.
 
-    ``"ignore"`` keeps the first of rows sharing a key and counts only the rows
-    inserted; ``"update"`` keeps the last and counts every row written.
+    Raises :class:`~db_plugins.ValidationError` naming the field; a kind may
+    convert a value (a UUID given as a string), which is then what gets stored.
+    Fields of kind ``"any"`` (types the filter language does not know, such as
+    JSON) are left to SQLAlchemy's own type handling.
     """
-    keys = [c.key for c in table.primary_key.columns]
-    rename = any(k != v for k, v in names.items())
-    written = 0
-    for batch in batches:
-        rows = [{names[k]: v for k, v in row.items()} for row in batch] if rename else batch
-        if mode != "error":
-            rows = _dedupe(rows, keys, keep_last=mode == "update")
-        for group in _same_columns(rows):
-            written += _insert_group(connection, table, group, mode, features, keys)
-    return written
+
+    def __init__(self, schema: Mapping[str, FieldInfo], model_name: str) -> None:
+        self.model_name = model_name
+        self._kinds = {key: info.kind for key, info in schema.items()}
+        # None for "any": nothing to check. Otherwise the exact types accepted without a call.
+        self._fast: dict[str, frozenset[type] | None] = {
+            key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
+            for key, kind in self._kinds.items()
+        }
+
+    def kind(self, key: str) -> str | None:
+        """The kind of field ``key`` (``None`` if there is no such field)."""
+        return self._kinds.get(key)
+
+    def unknown(self, key: Any, what: str) -> ValidationError:
+        return ValidationError(f"{what}: unknown field {key!r} for {self.model_name}")
+
+    def value(self, key: str, value: Any, what: str) -> Any:
+        """``value`` checked (and possibly converted) for field ``key``, which must exist."""
+        fast = self._fast[key]
+        if fast is None or type(value) in fast:
+            return value
+        kind = self._kinds[key]
+        try:
+            return KINDS[kind][1](value)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{what}: field {key!r} of {self.model_name} expects {KINDS[kind][0]}, got {type(value).__name__}"
+            ) from None
+
+    def row(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """A new dict of ``data``'s checked values; unknown fields are refused."""
+        out = {}
+        fast = self._fast
+        for key, value in data.items():
+            if key not in fast:
+                raise self.unknown(key, what)
+            allowed = fast[key]
+            out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
+        return out
+
+    def column(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
+        """``values`` of field ``key`` checked: returned as they are on the common path."""
+        fast = self._fast[key]
+        if fast is None or set(map(type, values)) <= fast:
+            return values
+        return [v if type(v) in fast else self.value(key, v, what) for v in values]
+
+    def keys(self, keys: Iterable[Any], what: str) -> None:
+        """Refuse any key that is not a field."""
+        for key in keys:
+            if key not in self._fast:
+                raise self.unknown(key, what)
 
 
-def _dedupe(rows: list[dict[str, Any]], keys: Sequence[str], keep_last: bool) -> list[dict[str, Any]]:
-    """One row per primary key, sorted by key so concurrent writers lock rows in the same order."""
-    keyed: dict[tuple, dict[str, Any]] = {}
-    loose = []
-    for row in rows:
-        key = tuple(row.get(k) for k in keys)
-        if not keys or None in key:
-            loose.append(row)
-        elif keep_last or key not in keyed:
-            keyed[key] = row
-    try:
-        ordered = [keyed[k] for k in sorted(keyed)]
-    except TypeError:  # keys of mixed types: keep the input order
-        ordered = list(keyed.values())
-    return ordered + loose
+class _Null:
+    """Written by :mod:`csv` as an unquoted empty field: NULL in PostgreSQL's CSV ``COPY``.
+
+    Every string is quoted (``QUOTE_NONNUMERIC``), so ``""`` stays the empty
+    string; a "number" is written unquoted by ``str()``, which is empty here.
+    """
+
+    __slots__ = ()
+
+    def __float__(self) -> float:  # makes csv treat it as a number: never quoted
+        return 0.0
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "NULL"
 
 
-def _same_columns(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Rows grouped by the set of columns they give (one statement per shape)."""
-    groups: dict[frozenset, list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(frozenset(row), []).append(row)
-    return iter(groups.values())
+NULL = _Null()
 
 
-def _insert_group(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    mode: str,
-    features: SQLFeatures,
-    keys: Sequence[str],
-) -> int:
-    if mode == "error":
-        connection.execute(features.insert(table), rows)
-        return len(rows)
-    columns = list(rows[0])
-    others = [c for c in columns if c not in keys]
-    if features.upsert == "on_conflict":
+def _bytea(value: Any) -> Any:
+    return value if value is None else "\\x" + bytes(value).hex()
+
+
+def _naive(value: Any) -> bool:
+    return value is None or value.tzinfo is None
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, decimal.Decimal) or value.is_finite()
+
+
+class _CopyColumn:
+    """How one column's processed values become CSV for ``COPY``, when they can exactly.
+
+    A string goes to the column type's input function, as psycopg2's quoted
+    literal does; other types only to the families where their text form means
+    the same as psycopg2's literal.
+    """
+
+    __slots__ = ("accept", "allowed", "transform")
+
+    def __init__(self, column: sa.Column, dialect: sa.engine.Dialect) -> None:
+        base = column.type
+        while isinstance(base, sa.types.TypeDecorator):
+            base = base.impl_instance
+        allowed: set[type] = {str, _NONE}
+        self.transform: Callable[[Any], Any] | None = None
+        self.accept: Callable[[Any], bool] | None = None
+        if isinstance(base, sa.Boolean):
+            allowed.add(bool)
+        elif isinstance(base, sa.Integer):
+            allowed.add(int)  # a float would round in an INSERT but fail in COPY
+        elif isinstance(base, (sa.Numeric, sa.Float)):  # unrelated classes since SQLAlchemy 2.1
+            allowed.update((int, float, decimal.Decimal))
+            self.accept = _finite
+        elif isinstance(base, sa.DateTime):
+            allowed.add(dt.datetime)
+            if not base.timezone:
+                # COPY ignores an offset given to a timestamp column; psycopg2's
+                # literal converts it to the session time zone first.
+                self.accept = _naive
+        elif isinstance(base, sa.Date):
+            allowed.add(dt.date)
+        elif isinstance(base, sa.Time):
+            allowed.add(dt.time)
+            self.accept = _naive
+        elif isinstance(base, sa.LargeBinary):
+            allowed.update((bytes, bytearray, memoryview))
+            self.transform = _bytea
+        elif isinstance(base, sa.Uuid):
+            allowed.add(uuid.UUID)
+        self.allowed = frozenset(allowed)
+
+    def encode(self, values: Sequence[Any]) -> Sequence[Any] | None:
+        """``values`` ready for :mod:`csv`, or ``None`` when one of them is not safe to COPY."""
+        types = set(map(type, values))
+        if not types <= self.allowed:
+            return None
+        if self.accept is not None and (types - {str, _NONE}) and not all(map(self.accept, values)):
+            return None
+        if self.transform is not None:
+            values = list(map(self.transform, values))
+        if _NONE in types:
+            values = [NULL if v is None else v for v in values]
+        return values
+
+
+# PyMySQL's own pattern for the VALUES part of an INSERT it can send as multi-row.
+_INSERT_VALUES = re.compile(
+    r"\s*((?:INSERT|REPLACE)\b.+\bVALUES?\s*)"
+    r"(\(\s*(?:%s|%\(.+\)s)\s*(?:,\s*(?:%s|%\(.+\)s)\s*)*\))"
+    r"(\s*(?:ON DUPLICATE.*)?);?\s*\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class _Shape:
+    """Everything about inserting rows that give one set of fields, in one mode (cached)."""
+
+    def __init__(self, writer: RowWriter, keys: tuple[str, ...], mode: str) -> None:
+        self.writer = writer
+        self.keys = keys
+        self.mode = mode
+        table = writer.table
+        self.columns = [writer.columns[k] for k in keys]
+        given = {c.key: i for i, c in enumerate(self.columns)}
+        # Every column sent, in table order (as SQLAlchemy's INSERT lists them):
+        # the given ones and those with a Python-side default SQLAlchemy would apply.
+        self.all_columns: list[sa.Column] = []
+        self._slots: list[int | Callable[[int], list[Any]]] = []
+        self.fast = True
+        for column in [*table.columns, *(c for c in self.columns if c.table is not table)]:
+            if column.key in given:
+                self._slots.append(given[column.key])
+            elif column.default is None or column.table is not table:
+                continue
+            else:
+                fill = _default_filler(column.default)
+                if fill is None:
+                    self.fast = False  # a SQL expression, a sequence, a context-sensitive callable
+                    continue
+                self._slots.append(fill)
+            self.all_columns.append(column)
+        dialect = writer.dialect
+        self.processors = [_processor(c, dialect) for c in self.all_columns]
+        self.pk = [c.key for c in table.primary_key.columns]
+        self._copy: list[_CopyColumn] | None = None
+        self._driver_sql: str | None = None
+        self._multirow: tuple[str, str, str] | None = None
+
+    # -- statements ------------------------------------------------------------
+
+    def statement(self, keys: Sequence[str]) -> Any:
+        """The SQLAlchemy INSERT for this mode (``keys`` are the columns given)."""
+        features, table, mode = self.writer.features, self.writer.table, self.mode
         stmt = features.insert(table)
+        if mode == "error":
+            return stmt
+        others = [k for k in keys if k not in self.pk]
+        if features.upsert == "on_conflict":
+            if mode == "ignore" or not others:
+                return stmt.on_conflict_do_nothing(**({} if mode == "ignore" else {"index_elements": self.pk}))
+            return stmt.on_conflict_do_update(index_elements=self.pk, set_={c: stmt.excluded[c] for c in others})
+        if features.upsert == "on_duplicate_key":
+            if mode == "ignore":
+                return stmt.prefix_with("IGNORE")
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or self.pk[:1])})
+        raise AssertionError(f"no {mode!r} statement without an upsert feature")
+
+    def driver_sql(self) -> str | None:
+        """The positional driver statement for every column (given + defaulted), or ``None``."""
+        if self._driver_sql is None:
+            keys = [c.key for c in self.all_columns]
+            compiled = self.statement([c.key for c in self.columns]).compile(
+                dialect=self.writer.dialect, column_keys=keys
+            )
+            if not self.writer.dialect.positional or list(compiled.positiontup or ()) != keys:
+                self._driver_sql = ""
+            else:
+                self._driver_sql = compiled.string
+        return self._driver_sql or None
+
+    # -- values ----------------------------------------------------------------
+
+    def complete(self, columns: list[Sequence[Any]], n: int) -> list[Sequence[Any]]:
+        """The values of :attr:`all_columns`: the given columns and the defaulted ones."""
+        return [columns[slot] if isinstance(slot, int) else slot(n) for slot in self._slots]
+
+    def processed(self, columns: list[Sequence[Any]]) -> list[Sequence[Any]]:
+        """Columns through their SQLAlchemy bind processors (what the driver would receive)."""
+        return [values if proc is None else list(map(proc, values)) for proc, values in zip(self.processors, columns)]
+
+    def params(self, columns: list[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Rows as SQLAlchemy parameter dicts (given columns only: SQLAlchemy applies the defaults)."""
+        names = [c.key for c in self.columns]
+        return [dict(zip(names, row)) for row in zip(*columns)]
+
+    def copy_columns(self) -> list[_CopyColumn]:
+        if self._copy is None:
+            self._copy = [_CopyColumn(c, self.writer.dialect) for c in self.all_columns]
+        return self._copy
+
+
+def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
+    """A function giving ``n`` values of a Python-side column default, or ``None``."""
+    if getattr(default, "is_scalar", False):
+        value = default.arg
+        return lambda n: [value] * n
+    if getattr(default, "is_callable", False):
+        fn = getattr(default, "_fn", None)
+        # SQLAlchemy wraps a callable taking no argument; one taking the
+        # execution context cannot run outside of SQLAlchemy's executemany.
+        if fn is not None and default.arg is not fn:
+            return lambda n: [fn() for _ in range(n)]
+    return None
+
+
+def _processor(column: sa.Column, dialect: sa.engine.Dialect) -> Callable[[Any], Any] | None:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+class RowWriter:
+    """``bulk_insert`` for one table on one engine (see the module's docstring)."""
+
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: Mapping[str, sa.Column],
+        checker: Checker,
+        features: SQLFeatures,
+    ) -> None:
+        self.table = table
+        self.columns = dict(columns)
+        self.checker = checker
+        self.features = features
+        self.dialect = features.dialect
+        positions = {column.key: i for i, column in enumerate(table.columns)}
+        # Canonical field order: the table's column order.
+        self._order = {
+            key: positions.get(column.key, len(positions) + i) for i, (key, column) in enumerate(columns.items())
+        }
+        by_column = {column.key: key for key, column in self.columns.items()}
+        self.pk = tuple(by_column[c.key] for c in table.primary_key.columns)
+        self._uuid_pk = [checker.kind(k) == "uuid" for k in self.pk]
+        # (keys as given, mode) -> (shape, getter putting the values in canonical order or None)
+        self._seen: dict[tuple[tuple[Any, ...], str], tuple[_Shape, Any]] = {}
+        self._shapes: dict[tuple[tuple[str, ...], str], _Shape] = {}
+
+    # -- reading ---------------------------------------------------------------
+
+    def _shape(self, keys: tuple[Any, ...], mode: str, what: str) -> tuple[_Shape, Any]:
+        """The shape of rows giving ``keys`` (in this order) and the getter reordering their values."""
+        found = self._seen.get((keys, mode))
+        if found is None:
+            self.checker.keys(keys, what)
+            canonical = tuple(sorted(keys, key=self._order.__getitem__))
+            shape = self._shapes.get((canonical, mode))
+            if shape is None:
+                shape = self._shapes[(canonical, mode)] = _Shape(self, canonical, mode)
+            reorder = None if canonical == keys else _getter([keys.index(k) for k in canonical])
+            found = self._seen[(keys, mode)] = (shape, reorder)
+        return found
+
+    def _read(self, rows: Iterator[Mapping[str, Any]], mode: str) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """One batch of rows, as value tuples grouped by the keys they give (in order)."""
+        size = self.features.bulk_batch_size
+        if mode == "error":
+            groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+            for row in itertools.islice(rows, size):
+                keys = tuple(row)
+                group = groups.get(keys)
+                if group is None:
+                    groups[keys] = group = []
+                group.append(tuple(row.values()))
+            return groups
+        return self._read_distinct(rows, size, keep_last=mode == "update")
+
+    def _read_distinct(
+        self, rows: Iterator[Mapping[str, Any]], size: int, keep_last: bool
+    ) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """Like :meth:`_read`, one row per primary key, sorted by key so that
+        concurrent writers lock rows in the same order."""
+        pk = self.pk
+        keyed: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        loose: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        for row in itertools.islice(rows, size):
+            entry = (tuple(row), tuple(row.values()))
+            key = tuple(self._key_value(i, row.get(k)) for i, k in enumerate(pk)) if pk else (None,)
+            if None in key:
+                loose.append(entry)
+            elif keep_last or key not in keyed:
+                keyed[key] = entry
+        try:
+            ordered = [keyed[k] for k in sorted(keyed)]
+        except TypeError:  # keys of mixed types: keep the input order
+            ordered = list(keyed.values())
+        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for keys, values in itertools.chain(ordered, loose):
+            groups.setdefault(keys, []).append(values)
+        return groups
+
+    def _key_value(self, index: int, value: Any) -> Any:
+        # A UUID key may come as a string or a UUID: the same key either way.
+        if self._uuid_pk[index] and isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                return value
+        return value
+
+    # -- writing ---------------------------------------------------------------
+
+    def insert(self, connection: sa.Connection, rows: Iterable[Mapping[str, Any]], mode: str) -> int:
+        """Insert ``rows`` (mappings of field -> value) with ``on_conflict`` ``mode``; return the rows written.
+
+        ``"ignore"`` keeps the first of rows sharing a key and counts only the
+        rows inserted; ``"update"`` keeps the last and counts every row written.
+        """
+        what = "bulk_insert"
+        iterator = iter(rows)
+        written = 0
+        while groups := self._read(iterator, mode):
+            # Every group of the batch is checked before any of it is sent.
+            ready: dict[_Shape, tuple[list[Sequence[Any]], int]] = {}
+            for keys, values in groups.items():
+                shape, reorder = self._shape(keys, mode, what)
+                columns: list[Sequence[Any]] = list(zip(*(values if reorder is None else map(reorder, values))))
+                if shape in ready:  # the same fields given in another order
+                    before, count = ready[shape]
+                    columns = [a + b for a, b in zip(before, columns)]
+                    ready[shape] = (columns, count + len(values))
+                else:
+                    ready[shape] = (columns, len(values))
+            checked = [
+                (shape, [self.checker.column(k, v, what) for k, v in zip(shape.keys, columns)], n)
+                for shape, (columns, n) in ready.items()
+            ]
+            for shape, columns, n in checked:
+                written += self._write(connection, shape, columns, n)
+        return written
+
+    def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
+        features = self.features
+        if shape.fast and shape.keys:
+            complete = shape.complete(columns, n)
+            if features.copy_from:
+                done = _copy_insert(connection, shape, complete)
+                if done is not None:
+                    return done
+            elif features.bulk_executemany == "driver":
+                sql = shape.driver_sql()
+                if sql is not None:
+                    return _driver_insert(connection, shape, sql, complete, n)
+            elif features.bulk_executemany == "multirow":
+                done = _multirow_insert(connection, shape, complete, n)
+                if done is not None:
+                    return done
+        return _sqlalchemy_insert(connection, shape, shape.params(columns) if shape.keys else [{}] * n)
+
+
+def _getter(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda values: (values[index],)
+    return itemgetter(*indexes)
+
+
+# -- the paths ---------------------------------------------------------------------
+
+
+def _sqlalchemy_insert(connection: sa.Connection, shape: _Shape, rows: list[dict[str, Any]]) -> int:
+    """SQLAlchemy's executemany: the portable path, and the fallback of every fast one."""
+    features, mode = shape.writer.features, shape.mode
+    keys = list(rows[0]) if rows else []
+    if mode == "error":
+        connection.execute(features.insert(shape.writer.table), rows)
+        return len(rows)
+    if features.upsert == "on_conflict":
+        stmt = shape.statement(keys)
         if mode == "ignore":
-            stmt = stmt.on_conflict_do_nothing()
-            if features.returning and keys:
-                pk = [table.c[k] for k in keys]
+            pk = [shape.writer.table.c[k] for k in shape.pk]
+            if features.returning and pk:
                 return len(connection.execute(stmt.returning(*pk), rows).all())
             return connection.execute(stmt, rows).rowcount
-        if others:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in others})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         connection.execute(stmt, rows)
         return len(rows)
     if features.upsert == "on_duplicate_key":
         if mode == "ignore":
-            return _insert_ignore_mysql(connection, table, rows)
-        stmt = features.insert(table)
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or keys[:1])})
-        connection.execute(stmt, rows)
+            return _insert_ignore_mysql(connection, shape.writer.table, rows)
+        connection.execute(shape.statement(keys), rows)
         return len(rows)
-    return _insert_portable(connection, table, rows, mode, keys, others)
+    others = [k for k in keys if k not in shape.pk]
+    return _insert_portable(connection, shape.writer.table, rows, mode, shape.pk, others)
 
 
 def _insert_ignore_mysql(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    result = connection.execute(sa.insert(table).prefix_with("IGNORE").values(rows))
+    _check_ignore_warnings(connection)
+    return result.rowcount
+
+
+def _check_ignore_warnings(connection: sa.Connection) -> None:
     # INSERT IGNORE also downgrades NOT NULL and conversion errors to warnings;
     # anything but a duplicate key among them makes the whole write fail.
-    result = connection.execute(sa.insert(table).prefix_with("IGNORE").values(rows))
-    inserted = result.rowcount
     for _level, code, message in connection.exec_driver_sql("SHOW WARNINGS").all():
         if int(code) not in _DUPLICATE_WARNINGS:
             raise IntegrityError(f"bulk_insert: {message}")
-    return inserted
 
 
 def _insert_portable(
@@ -146,6 +568,108 @@ def _insert_portable(
         params = [{**{f"_key_{k}": r[k] for k in keys}, **{f"_val_{c}": r[c] for c in others}} for r in stale]
         connection.execute(sa.update(table).where(where).values(values), params)
     return len(fresh) + len(stale)
+
+
+def _driver_insert(connection: sa.Connection, shape: _Shape, sql: str, columns: list[Sequence[Any]], n: int) -> int:
+    """The driver's executemany with positional tuples (SQLite)."""
+    result = connection.exec_driver_sql(sql, list(zip(*shape.processed(columns))))
+    if shape.mode == "ignore":
+        return result.rowcount  # summed over the rows; a skipped row changes nothing
+    return n
+
+
+def _multirow_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int | None:
+    """Multi-row INSERT statements rendered with the driver's escaping (PyMySQL), or ``None``."""
+    # PyMySQL's escape() (what its own executemany renders rows with) gives str;
+    # a driver without it, or whose escape() gives bytes, takes SQLAlchemy's path.
+    escape = getattr(connection.connection.driver_connection, "escape", None)
+    parts = _multirow_parts(shape)
+    if parts is None or escape is None or not isinstance(escape(""), str):
+        return None
+    prefix, template, suffix = parts
+    rendered = (template % tuple(map(escape, row)) for row in zip(*shape.processed(columns)))
+    inserted = 0
+    for values in _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix)):
+        # no_parameters: the rendered values may hold "%", which must not be read as a placeholder.
+        result = connection.exec_driver_sql(prefix + ",".join(values) + suffix, execution_options=_NO_PARAMETERS)
+        if shape.mode == "ignore":
+            _check_ignore_warnings(connection)
+            inserted += result.rowcount
+    return inserted if shape.mode == "ignore" else n
+
+
+def _multirow_parts(shape: _Shape) -> tuple[str, str, str] | None:
+    if shape._multirow is None:
+        sql = shape.driver_sql()
+        match = _INSERT_VALUES.match(sql) if sql and shape.writer.dialect.paramstyle in ("format", "pyformat") else None
+        # The statement goes out without parameters: undo the paramstyle's %% escaping.
+        shape._multirow = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
+    return shape._multirow if shape._multirow[1] else None
+
+
+def _cut(parts: Iterable[str], limit: int) -> Iterator[list[str]]:
+    """Consecutive lists of ``parts`` of at most ``limit`` characters (at least one part each)."""
+    chunk: list[str] = []
+    size = 0
+    for part in parts:
+        if chunk and size + len(part) + 1 > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part) + 1
+    if chunk:
+        yield chunk
+
+
+def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]]) -> int | None:
+    """``COPY`` (PostgreSQL), or ``None`` when a value has no exact CSV form."""
+    encoders = shape.copy_columns()
+    encoded = []
+    for encoder, values in zip(encoders, shape.processed(columns)):
+        ready = encoder.encode(values)
+        if ready is None:
+            return None
+        encoded.append(ready)
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(zip(*encoded))
+    preparer = connection.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
+    n = len(encoded[0])
+    table_sql = preparer.format_table(shape.writer.table)
+    if shape.mode == "error":
+        _copy(connection, f"COPY {table_sql} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+        return n
+    # COPY cannot skip or update conflicting rows: stage the rows, then one
+    # INSERT ... SELECT ... ON CONFLICT moves them.
+    stage = "dbp_stage_" + secrets.token_hex(6)
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table_sql} WITH NO DATA")
+    try:
+        _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+        staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
+        keys = [c.key for c in shape.columns]
+        stmt = shape.statement(keys)
+        stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
+        rowcount = connection.execute(stmt).rowcount
+    finally:
+        if not connection.invalidated:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    return rowcount if shape.mode == "ignore" else n
+
+
+def _copy(connection: sa.Connection, sql: str, buffer: io.StringIO) -> None:
+    """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
+    buffer.seek(0)
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(sql, buffer, size=COPY_CHUNK)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
+
+
+# -- bulk_update ---------------------------------------------------------------------
 
 
 def update_rows(

@@ -34,8 +34,14 @@ class SQLFeatures:
     #: (``INSERT ... ON CONFLICT``), ``"on_duplicate_key"`` (MySQL), or ``None``
     #: (read the existing keys first, then insert / update).
     upsert: str | None = None
-    #: ``COPY ... FROM STDIN`` through the driver (PostgreSQL).
+    #: ``bulk_insert`` sends rows with ``COPY ... FROM STDIN`` through the driver (PostgreSQL).
     copy_from: bool = False
+    #: How ``bulk_insert`` sends rows otherwise: ``"driver"`` (the driver's own
+    #: ``executemany`` with positional tuples: fast when it steps one prepared
+    #: statement, as sqlite3 does), ``"multirow"`` (multi-row ``VALUES`` rendered
+    #: with the driver's escaping, as PyMySQL's ``executemany`` does) or
+    #: ``"sqlalchemy"`` (SQLAlchemy's executemany, ``insertmanyvalues``).
+    bulk_executemany: str = "sqlalchemy"
     #: ``ORDER BY x ASC`` already puts NULLs first (and DESC last).
     nulls_sort_low: bool = True
     #: Collation giving code-point string order, or ``None`` when the default does.
@@ -117,6 +123,7 @@ class SQLiteFeatures(SQLFeatures):
     nulls_sort_low = True
     write_begin = "BEGIN IMMEDIATE"
     bulk_batch_size = 10000
+    bulk_executemany = "driver"
 
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.sqlite import insert
@@ -247,6 +254,7 @@ def _compile_utf8mb4(element: _Utf8mb4, compiler: Any, **kw: Any) -> str:
 
 class MySQLFeatures(SQLFeatures):
     upsert = "on_duplicate_key"
+    bulk_executemany = "multirow"
     nulls_sort_low = True
     sort_collation = "utf8mb4_bin"
     exact_string_equality = False

@@ -11,7 +11,7 @@ from sqlalchemy import orm
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
-from ...filters import KINDS, FieldInfo, Node
+from ...filters import FieldInfo, Node
 from ..generic import BaseQuery, check_on_conflict, describe, equalities
 from . import bulk
 from .filters import SQLCompiler
@@ -74,6 +74,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._pk = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         self._by_column = {column: key for key, column in self.columns.items()}
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
+        self._checker = bulk.Checker(schema, self.model_name)
+        self._writer: bulk.RowWriter | None = None
 
     # -- schema -------------------------------------------------------------------
 
@@ -176,28 +178,18 @@ class SQLQuery(BaseQuery[Any, Any]):
     # -- writes -----------------------------------------------------------------------
 
     def _check_values(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
-        out = {}
-        for key, value in data.items():
-            info = self._schema.get(key) if isinstance(key, str) else None
-            if info is None:
-                raise ValidationError(f"{what}: unknown field {key!r} for {self.model_name}")
-            if value is not None and info.kind != "any":
-                try:
-                    value = KINDS[info.kind][1](value)
-                except (TypeError, ValueError):
-                    raise ValidationError(
-                        f"{what}: field {key!r} of {self.model_name} expects {KINDS[info.kind][0]}, "
-                        f"got {type(value).__name__}"
-                    ) from None
-            out[key] = value
-        return out
+        return self._checker.row(data, what)
 
     def _row(self, obj: Any, what: str) -> dict[str, Any]:
+        return self._checker.row(self._mapping(obj, what), what)
+
+    def _mapping(self, obj: Any, what: str) -> Mapping[str, Any]:
+        """``obj``'s field values, unchecked: a mapping as it is, an instance's loaded columns."""
         if isinstance(obj, Mapping):
-            return self._check_values(obj, what)
+            return obj
         if isinstance(obj, self.model):
             state = vars(obj)
-            return self._check_values({k: state[k] for k in self.columns if k in state}, what)
+            return {k: state[k] for k in self.columns if k in state}
         raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
 
     def _key_of(self, instance: Any, what: str) -> dict[str, Any]:
@@ -231,21 +223,18 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
         check_on_conflict(on_conflict)
+        if self._writer is None:
+            self._writer = bulk.RowWriter(self.table, self.columns, self._checker, self.features)
+        writer = self._writer
 
         def work(session: orm.Session) -> int:
-            checked = (self._row(r, "bulk_insert") for r in rows)
-            batches = bulk.batched(checked, self.features.bulk_batch_size)
-            return bulk.insert_rows(
-                session.connection(), self.table, self._column_names, batches, on_conflict, self.features
-            )
+            mapping = self._mapping
+            # Plain dicts (the common case) go through as they are; the writer snapshots them.
+            mappings = (r if type(r) is dict else mapping(r, "bulk_insert") for r in rows)
+            return writer.insert(session.connection(), mappings, on_conflict)
 
         # A generator cannot be replayed, so only a sequence is retried after a deadlock.
         return self.connection.run(work, retry=isinstance(rows, Sequence))
-
-    @property
-    def _column_names(self) -> dict[str, str]:
-        """Attribute key -> table column name."""
-        return {key: column.name for key, column in self.columns.items()}
 
     def update(self, instance: Any, attrs: Mapping[str, Any]) -> Any:
         key = self._key_of(instance, "update")
