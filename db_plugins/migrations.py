@@ -145,10 +145,14 @@ def slugify(message: str, length: int = 40) -> str:
     return slug[:length].rstrip("_") or "revision"
 
 
-def summarize(descriptions: list[str]) -> str:
-    """A default revision message: the first change, and how many more."""
+def summarize(descriptions: list[str], limit: int = 72) -> str:
+    """A default revision message: the first change, and how many more, in at most ``limit`` characters."""
     more = len(descriptions) - 1
-    return descriptions[0] + (f" (+{more} more)" if more else "")
+    suffix = f" (+{more} more)" if more else ""
+    first = descriptions[0]
+    if len(first) + len(suffix) > limit:
+        first = first[: limit - len(suffix) - 3].rstrip() + "..."
+    return first + suffix
 
 
 @contextlib.contextmanager

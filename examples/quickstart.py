@@ -1,8 +1,12 @@
 """Quickstart: store some alerts through the query interface and print a page of objects.
 
-Run from the repository root after ``cp settings.py.example settings.py``::
+Run from the repository root after ``cp settings.py.example settings.py``,
+``dbp initdb`` and ``dbp migrate``::
 
-    python examples/quickstart.py [--settings PATH]
+    python examples/quickstart.py [--settings PATH] [--engine SQL|MONGO]
+
+The same code runs on the SQL models (``examples/models.py``) and on the
+Mongo ones (``examples/mongo_models.py``): only the section differs.
 """
 
 from __future__ import annotations
@@ -21,14 +25,20 @@ from db_plugins.config import load_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", help="settings file or directory (default: $DBP_SETTINGS or ./settings.py)")
+    parser.add_argument("--engine", default="SQL", type=str.upper, help="DB_CONFIG section: SQL (default) or MONGO")
     parser.add_argument("--objects", type=int, default=25, help="how many objects to simulate")
     args = parser.parse_args(argv)
 
-    from examples.models import Detection, Object, Probability
+    if args.engine == "MONGO":
+        from examples.mongo_models import Detection, Object, Probability
+    else:
+        from examples.models import Detection, Object, Probability
 
     settings = load_settings(args.settings)
-    with db_plugins.connect(settings.section("SQL")) as db:
-        db.create_db()  # a no-op for tables that exist (dbp initdb made them)
+    with db_plugins.connect(settings.section(args.engine)) as db:
+        # What dbp initdb made exists already; a mongomock:// database lives only
+        # in this process, so there this creates its collections and indexes.
+        db.create_db()
         rng = random.Random(42)
         objects = [{"oid": f"ZTF20aa{i:05d}", "ndet": 0} for i in range(args.objects)]
         created = db.query(Object).bulk_insert(objects, on_conflict="ignore")

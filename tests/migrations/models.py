@@ -55,3 +55,57 @@ class Catalog(Base):
 """
 
 SQL_V2_DIFFERENCES = ("add column star.color", "add index ix_observation_flux", "add table catalog")
+
+MONGO_V1 = """
+from db_plugins.db.mongo import BaseModel, Field, IndexModel
+
+
+class Star(BaseModel):
+    __tablename__ = "star"
+    __table_args__ = [IndexModel([("mag", 1)])]
+    name = Field(str, primary_key=True)
+    mag = Field(float)
+
+
+class Observation(BaseModel):
+    __tablename__ = "observation"
+    __table_args__ = [IndexModel([("star", 1)])]
+    id = Field(int, primary_key=True)
+    star = Field(str, required=True)
+    flux = Field(float)
+"""
+
+# A new field with an index, an index replaced by another, and a new collection.
+MONGO_V2 = """
+from db_plugins.db.mongo import BaseModel, Field, IndexModel
+
+
+class Star(BaseModel):
+    __tablename__ = "star"
+    __table_args__ = [IndexModel([("mag", 1)]), IndexModel([("color", 1)])]
+    name = Field(str, primary_key=True)
+    mag = Field(float)
+    color = Field(str)
+
+
+class Observation(BaseModel):
+    __tablename__ = "observation"
+    __table_args__ = [IndexModel([("flux", -1)], name="by_flux")]
+    id = Field(int, primary_key=True)
+    star = Field(str, required=True)
+    flux = Field(float)
+
+
+class Catalog(BaseModel):
+    __tablename__ = "catalog"
+    __table_args__ = [IndexModel([("title", 1)], unique=True)]
+    title = Field(str, required=True)
+"""
+
+MONGO_V2_DIFFERENCES = (
+    "add index color_1 on star (color 1)",
+    "add index by_flux on observation (flux -1)",
+    "remove index star_1 on observation (star 1)",
+    "add collection catalog",
+    "add unique index title_1 on catalog (title 1)",
+)

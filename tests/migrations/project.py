@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,3 +167,31 @@ class Project:
 
         with self.sql() as connection:
             connection.execute(sa.text(statement), params or {})
+
+
+def migrate_twice_at_once(project: Project, revision_file: str, source: str, marker: Path) -> list[tuple[str, str]]:
+    """Add a slow revision (``source`` touches ``$DBP_TEST_STARTED`` when it starts), run ``dbp migrate``,
+    and start a second one while the first is inside that revision; both must exit 0.
+
+    Returns the two processes' ``(stdout, stderr)``.
+    """
+    [initial] = project.revisions()
+    (project.versions_dir / revision_file).write_text(source.format(down=initial.name.split("_", 1)[0]))
+    env = {k: v for k, v in os.environ.items() if k != "DBP_SETTINGS"}
+    env["DBP_TEST_STARTED"] = str(marker)
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(DBP), "migrate"], cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    first = start()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert first.poll() is None, f"the first migrate ended before its revision started: {first.communicate()}"
+        assert time.monotonic() < deadline, "the slow revision never started"
+        time.sleep(0.02)
+    second = start()  # the first holds the migration lock now
+    outputs = [process.communicate(timeout=120) for process in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    return outputs

@@ -78,6 +78,7 @@ def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None
     assert done.returncode == 0, done
     [revision] = (checkout / "migrations" / "versions").glob("*_initial_schema.py")
     rev = revision.name.split("_", 1)[0]
+    assert "SQL: created tables: object, detection, probability" in done.stdout
     assert f"SQL: stamped at {rev}" in done.stdout
     assert f"SQL: already at {rev}; nothing to apply" in done.stdout
     assert "page 1 of 3 (25 objects with at least 3 detections):" in done.stdout
@@ -96,3 +97,41 @@ def test_main_command_verbatim(tmp_path: Path) -> None:
     done = run(readme_command("main-command"), checkout, env)
     assert done.returncode == 0, done
     assert "page 1 of 3" in done.stdout
+
+
+def uncomment_mongo_section(example: str, url: str, database: str) -> str:
+    """settings.py.example with its commented MONGO section switched on, pointed at ``url``."""
+    lines = example.splitlines()
+    start = lines.index('    # "MONGO": {')
+    end = lines.index("    # },", start)
+    for i in range(start, end + 1):
+        lines[i] = lines[i].replace("# ", "", 1)
+    text = "\n".join(lines) + "\n"
+    assert '"URL": "mongodb://localhost:27017"' in text and '"DATABASE": "broker"' in text
+    return text.replace('"mongodb://localhost:27017"', repr(url)).replace(
+        '"DATABASE": "broker"', f'"DATABASE": {database!r}'
+    )
+
+
+@pytest.mark.parametrize("engine", ["mongodb", "mongomock"])
+def test_example_on_mongo_with_its_committed_migrations(tmp_path: Path, engine: str) -> None:
+    """The commented MONGO section of settings.py.example, switched on, runs the same quickstart."""
+    from tests.servers import fresh_database
+
+    with fresh_database(engine, tmp_path) as url:
+        base, _, database = url.rpartition("/")
+        checkout = copy_of_repository(tmp_path / "repo")
+        example = (checkout / "settings.py.example").read_text()
+        (checkout / "settings.py").write_text(uncomment_mongo_section(example, base, database))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DBP_")}
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        done = run(
+            "dbp initdb --engine MONGO && dbp migrate --engine MONGO && python examples/quickstart.py --engine MONGO",
+            checkout,
+            env,
+        )
+        assert done.returncode == 0, done
+        [revision] = (checkout / "migrations" / "mongo").glob("*_initial_schema.py")
+        assert f"MONGO: stamped at {revision.name.split('_', 1)[0]}" in done.stdout
+        assert "page 1 of 3 (25 objects with at least 3 detections):" in done.stdout
+        assert not list((checkout / "migrations" / "mongo").glob("*.py"))[1:]  # initdb wrote no new revision

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import db_plugins
 from db_plugins import commands
 from db_plugins.config import load_settings
 from tests.migrations import models
-from tests.migrations.project import BIN, DBP, Project
+from tests.migrations.project import BIN, Project, migrate_twice_at_once
 
 # A hand-written data migration that announces it has started, then takes its time:
 # a second `dbp migrate` started meanwhile must wait for it and then apply nothing.
@@ -45,37 +44,12 @@ def downgrade():
 '''
 
 
-def start_dbp(project: Project, marker: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "DBP_TEST_STARTED": str(marker)}
-    env.pop("DBP_SETTINGS", None)
-    return subprocess.Popen(
-        [str(DBP), *args], cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"first migrate ended before its revision started: {process.communicate()}"
-        assert time.monotonic() < deadline, "the slow revision never started"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("runner", ["process"])
 def test_concurrent_migrate_applies_a_revision_once(project: Project, tmp_path: Path) -> None:
     project.ok("initdb")
-    [initial] = project.revisions()
-    (project.versions_dir / "5104da7a0001_slow.py").write_text(
-        SLOW_SQL_REVISION.format(down=initial.name.split("_", 1)[0])
-    )
-    marker = tmp_path / "started"
-    first = start_dbp(project, marker, "migrate")
-    wait_for(marker, first)
-    second = start_dbp(project, marker, "migrate")  # starts while the first holds the lock
-    outputs = [process.communicate(timeout=120) for process in (first, second)]
-    assert [first.returncode, second.returncode] == [0, 0], outputs
-    assert "applied 1 revision(s): 5104da7a0001" in outputs[0][0]
-    assert "nothing to apply" in outputs[1][0]
+    first, second = migrate_twice_at_once(project, "5104da7a0001_slow.py", SLOW_SQL_REVISION, tmp_path / "started")
+    assert "applied 1 revision(s): 5104da7a0001" in first[0]
+    assert "nothing to apply" in second[0]
     assert project.scalar("SELECT COUNT(*) FROM applied_log") == 1
     assert project.scalar("SELECT version_num FROM alembic_version") == "5104da7a0001"
 
