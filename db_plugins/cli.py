@@ -50,14 +50,17 @@ class _ScrubbingFormatter(logging.Formatter):
 
 
 def _configure_logging(verbose: bool) -> None:
-    if not verbose:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ScrubbingFormatter("%(levelname)s [%(name)s] %(message)s"))
+    """With ``--verbose``, log db_plugins' and Alembic's progress to this run's stderr."""
     for name in ("db_plugins", "alembic"):
         logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        # A previous run in this process (tests, an embedding program) left its handler behind.
+        for old in [h for h in logger.handlers if isinstance(h.formatter, _ScrubbingFormatter)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.INFO if verbose else logging.NOTSET)
+        if verbose:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(_ScrubbingFormatter("%(levelname)s [%(name)s] %(message)s"))
+            logger.addHandler(handler)
 
 
 def _one_line(text: str) -> str:
@@ -185,6 +188,102 @@ def check(engine: str | None) -> None:
     differences = run(lambda settings: commands.check(settings, engine=engine, echo=_echo))
     if any(differences.values()):
         click.get_current_context().exit(1)
+
+
+format_option = click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "jsonl", "parquet"], case_sensitive=False),
+    help="File format (default: from the extension: .csv, .jsonl/.ndjson, .parquet, optionally .gz; '-': jsonl).",
+)
+batch_option = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="Rows per batch read from the database or written per chunk.",
+)
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@cli.command("dump")
+@engine_option
+@click.argument("source")
+@click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-': standard output).")
+@click.option("--filter", "filter_by", metavar="JSON", help='A filter, e.g. \'{"ndet": {"$gte": 5}}\'.')
+@click.option(
+    "--order-by", multiple=True, metavar="FIELDS", help="Field names, '-field' for descending, comma-separated."
+)
+@format_option
+@batch_option
+def dump(
+    engine: str | None,
+    source: str,
+    output: str,
+    filter_by: str | None,
+    order_by: tuple[str, ...],
+    file_format: str | None,
+    batch_size: int,
+) -> None:
+    """Stream the table or collection SOURCE (a model or table name) to a CSV, JSON Lines or Parquet file."""
+    fields = [f.strip() for item in order_by for f in item.split(",") if f.strip()]
+    run(
+        lambda settings: commands.dump(
+            settings,
+            source,
+            output,
+            engine=engine,
+            filter_by=filter_by,
+            order_by=fields or None,
+            file_format=file_format,
+            batch_size=batch_size,
+            progress=sys.stderr.isatty(),
+            echo=_echo_err if output == "-" else _echo,
+        )
+    )
+
+
+@cli.command("load")
+@engine_option
+@click.argument("file", metavar="FILE")
+@click.argument("target")
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["error", "ignore", "update"]),
+    default="error",
+    show_default=True,
+    help="A row whose key exists: fail, skip it, or update the stored row.",
+)
+@click.option("--atomic", is_flag=True, help="Load in one transaction: all rows or none (SQL engines).")
+@format_option
+@batch_option
+def load(
+    engine: str | None,
+    file: str,
+    target: str,
+    on_conflict: str,
+    atomic: bool,
+    file_format: str | None,
+    batch_size: int,
+) -> None:
+    """Load FILE ('-': standard input) into the model TARGET, chunk by chunk, converting to its field types."""
+    run(
+        lambda settings: commands.load(
+            settings,
+            file,
+            target,
+            engine=engine,
+            on_conflict=on_conflict,
+            file_format=file_format,
+            batch_size=batch_size,
+            atomic=atomic,
+            progress=sys.stderr.isatty(),
+            echo=_echo,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

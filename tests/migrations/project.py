@@ -65,6 +65,13 @@ def run_dbp(args: Sequence[str], *, runner: str, cwd: Path, env: dict[str, str] 
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
+def write_module(directory: Path, name: str, source: str) -> None:
+    """Write module ``name`` into ``directory``; the next in-process import reads it afresh."""
+    (directory / f"{name}.py").write_text(textwrap.dedent(source))
+    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
+    sys.modules.pop(name, None)
+
+
 class Project:
     """A project directory with its own settings, models module and migrations."""
 
@@ -97,9 +104,7 @@ class Project:
 
     def write_models(self, source: str) -> None:
         """(Re)write the models module; later commands, in this process too, see the new version."""
-        self.root.joinpath(f"{self.models_module}.py").write_text(textwrap.dedent(source))
-        shutil.rmtree(self.root / "__pycache__", ignore_errors=True)
-        sys.modules.pop(self.models_module, None)
+        write_module(self.root, self.models_module, source)
 
     def dbp(self, *args: str, runner: str | None = None, env: dict[str, str] | None = None) -> Outcome:
         return run_dbp(args, runner=runner or self.runner, cwd=self.root, env=env)
