@@ -78,6 +78,7 @@ def test_downgrade_to_base_and_back(project: Project) -> None:
 
 
 @pytest.mark.parametrize("command", [["migrate", "f00dfeedbeef"], ["downgrade", "f00dfeedbeef"]])
+@pytest.mark.parametrize("runner", ["cli"])
 def test_unknown_revision_is_a_one_line_error(project: Project, command: list[str]) -> None:
     project.ok("initdb")
     outcome = project.dbp(*command)
