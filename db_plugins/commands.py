@@ -18,15 +18,28 @@ migration backend (``plugin.migrations(config, settings)``)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from . import transfer
 from .config import Settings
 from .migrations import Echo, MigrationBackend, Revision
 from .registry import get_plugin
 
-__all__ = ["initdb", "make_migrations", "migrate", "downgrade", "history", "current", "check", "backends"]
+__all__ = [
+    "initdb",
+    "make_migrations",
+    "migrate",
+    "downgrade",
+    "history",
+    "current",
+    "check",
+    "dump",
+    "load",
+    "backends",
+]
 
 T = TypeVar("T")
 
@@ -128,3 +141,69 @@ def check(settings: Settings, engine: str | None = None, echo: Echo = print) -> 
         return differences
 
     return _each(settings, engine, echo, show)
+
+
+def dump(
+    settings: Settings,
+    source: str,
+    output: str | os.PathLike[str],
+    engine: str | None = None,
+    filter_by: Any = None,
+    order_by: Any = None,
+    file_format: str | None = None,
+    batch_size: int = transfer.BATCH_SIZE,
+    progress: bool = False,
+    echo: Echo = print,
+) -> dict[str, int]:
+    """Stream the table or collection ``source`` to ``output`` (CSV, JSON Lines, Parquet; ``-``: stdout).
+
+    ``source`` is a model's class or table name in ``MODELS``, or any table
+    (collection) of the database; ``filter_by`` is a filter dict or its JSON
+    text. The result is ``{section: rows written}``. See :mod:`db_plugins.transfer`.
+    """
+    with transfer.open_table(settings, source, engine) as (section, table):
+        rows = transfer.dump(
+            table,
+            output,
+            filter_by=filter_by,
+            order_by=order_by,
+            file_format=file_format,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        echo(f"{section}: dumped {rows} rows of {table.name} to {transfer.shown(output)}")
+    return {section: rows}
+
+
+def load(
+    settings: Settings,
+    file: str | os.PathLike[str],
+    target: str,
+    engine: str | None = None,
+    on_conflict: str = "error",
+    file_format: str | None = None,
+    batch_size: int = transfer.BATCH_SIZE,
+    atomic: bool = False,
+    progress: bool = False,
+    echo: Echo = print,
+) -> dict[str, transfer.LoadReport]:
+    """Load ``file`` into the model ``target``, a chunk per ``bulk_insert(on_conflict=...)``.
+
+    Values are converted to the target's field types. The result is
+    ``{section: LoadReport}`` (rows read, written, skipped); on an error the
+    rows written so far are reported through ``echo`` before it propagates.
+    See :func:`db_plugins.transfer.load`.
+    """
+    with transfer.open_table(settings, target, engine) as (section, table):
+        report = transfer.load(
+            table,
+            file,
+            on_conflict=on_conflict,
+            file_format=file_format,
+            batch_size=batch_size,
+            atomic=atomic,
+            progress=progress,
+            echo=lambda line: echo(f"{section}: {line}"),
+        )
+        echo(f"{section}: loaded {transfer.shown(file, '<stdin>')} into {table.name}: {report}")
+    return {section: report}

@@ -69,6 +69,12 @@ class Plugin:
         """Return the migration backend for ``config`` (used by :mod:`db_plugins.commands`)."""
         raise NotImplementedError
 
+    def transfer(self, config: SectionConfig) -> Any:
+        """Return the :class:`~db_plugins.transfer.TransferAdapter` that finds tables for ``dbp dump``/``load``."""
+        from .transfer import TransferAdapter
+
+        return TransferAdapter(config)
+
 
 def register_plugin(name: str, plugin: type[Plugin]) -> None:
     """Register ``plugin`` under ``name`` at run time (entry points are the usual way)."""

@@ -45,3 +45,8 @@ class SQLPlugin(Plugin):
         from .migrations import SQLMigrations
 
         return SQLMigrations(config, settings)
+
+    def transfer(self, config: SQLConfig) -> Any:
+        from .transfer import SQLTransfer
+
+        return SQLTransfer(config)

@@ -1,0 +1,431 @@
+"""Streaming dump and load between tables (or collections) and files: CSV, JSON Lines, Parquet.
+
+Dumping reads ``query.find_all(..., paginate=False)`` in batches and writes
+each batch as it comes; loading reads the file a chunk at a time, converts
+each value to the target field's type and writes the chunk with
+``query.bulk_insert`` (so every engine uses its fastest bulk path, COPY on
+PostgreSQL). Memory stays flat whatever the size::
+
+    from db_plugins import connect, transfer
+    from examples.models import Object
+
+    with connect("sqlite:///broker.db") as db:
+        transfer.dump(db.query(Object), "objects.jsonl", filter_by={"ndet": {"$gte": 1}})
+        report = transfer.load(db.query(Object), "objects.jsonl", on_conflict="update")
+
+``dbp dump`` / ``dbp load`` (:func:`db_plugins.commands.dump`,
+:func:`db_plugins.commands.load`) find the table by name in the settings.
+How values and NULLs are written is described in
+:mod:`db_plugins.transfer.formats` and :mod:`db_plugins.transfer.values`.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..db.generic import BaseQuery, batched, check_on_conflict
+from ..errors import ConfigError, DBPluginsError, FilterError, NotFoundError, ValidationError
+from ..filters import FieldInfo
+from .formats import (
+    FORMATS,
+    STDIO,
+    MalformedRecord,
+    Reader,
+    TransferError,
+    detect_format,
+    open_input,
+    open_output,
+)
+from .values import ConversionError, convert
+
+__all__ = [
+    "BATCH_SIZE",
+    "FORMATS",
+    "LoadReport",
+    "ModelTable",
+    "Table",
+    "TransferAdapter",
+    "TransferError",
+    "dump",
+    "load",
+    "open_table",
+]
+
+#: Rows per batch read from the database, and per chunk written by a load.
+BATCH_SIZE = 5000
+
+
+class Table(abc.ABC):
+    """A table or collection as dump and load see it: named fields, a stream of rows, bulk writes."""
+
+    #: The table or collection name, for messages.
+    name: str
+
+    @property
+    @abc.abstractmethod
+    def fields(self) -> list[FieldInfo]:
+        """The columns written to a file, in order."""
+
+    @abc.abstractmethod
+    def count(self, filter_by: Any = None) -> int:
+        """How many rows match ``filter_by``."""
+
+    @abc.abstractmethod
+    def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
+        """Every matching row as a dict of field values; the filter is checked before this returns."""
+
+    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
+        """Store ``rows`` with ``bulk_insert`` semantics; return how many were written."""
+        raise ValidationError(f"{self.name}: cannot load into it (it has no model; add one to MODELS)")
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """A block whose writes commit together (see ``DatabaseConnection.transaction``)."""
+        raise ValidationError(f"{self.name}: cannot load into it (it has no model; add one to MODELS)")
+
+
+class ModelTable(Table):
+    """A :class:`Table` over any plugin's query interface (``db.query(Model)``)."""
+
+    def __init__(self, query: BaseQuery) -> None:
+        self.query = query
+        self.name = query.model_name
+        schema = query.schema
+        # Key fields first, as a reader expects; then the model's declaration order.
+        names = [*query.primary_key, *(n for n in schema if n not in query.primary_key)]
+        self._fields = [schema[n] for n in names if n in schema]
+
+    @property
+    def fields(self) -> list[FieldInfo]:
+        return self._fields
+
+    def count(self, filter_by: Any = None) -> int:
+        return self.query.count(filter_by)
+
+    def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
+        stream = self.query.find_all(filter_by, order_by, paginate=False, batch_size=batch_size)
+        names = [f.name for f in self._fields]
+        value = self.query._value
+        return ({name: value(row, name) for name in names} for row in stream)
+
+    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
+        return self.query.bulk_insert(rows, on_conflict=on_conflict)
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        return self.query.connection.transaction()
+
+
+class TransferAdapter:
+    """What a plugin provides so that ``dbp dump`` / ``dbp load`` can find a table by name.
+
+    A plugin returns one from ``Plugin.transfer(config)``; the default methods
+    find nothing.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def models(self) -> list[tuple[str, str, Any]]:
+        """The configured models as ``(class name, table name, model)``."""
+        return []
+
+    def model(self, name: str) -> Any | None:
+        """The configured model whose table (collection) or class is called ``name``, or ``None``."""
+        models = self.models()
+        for key in (1, 0):  # a table name wins over a class name
+            found = {id(m[2]): m[2] for m in models if m[key] == name}
+            if len(found) == 1:
+                return next(iter(found.values()))
+            if len(found) > 1:
+                raise ConfigError(
+                    f"DB_CONFIG[{self.config.section!r}]: several models are called {name!r}; "
+                    "set MODELS to the module that holds the one you mean"
+                )
+        return None
+
+    def table(self, connection: Any, name: str) -> Table | None:
+        """A table or collection of the database that has no model (reflected), or ``None``."""
+        return None
+
+
+@dataclass
+class LoadReport:
+    """What a load did: records read from the file, rows written, and the difference."""
+
+    read: int = 0
+    written: int = 0
+
+    @property
+    def skipped(self) -> int:
+        """Rows not written: existing keys with ``"ignore"``, keys repeated in a chunk with ``"update"``."""
+        return self.read - self.written
+
+    def __str__(self) -> str:
+        return f"{self.read} read, {self.written} written, {self.skipped} skipped"
+
+
+@contextlib.contextmanager
+def open_table(settings: Settings, name: str, engine: str | None = None) -> Iterator[tuple[str, Table]]:
+    """Connect to the section that has ``name`` and yield ``(section, table)``; close on exit.
+
+    ``name`` is a model's class name or table (collection) name in a
+    section's ``MODELS``, else a table (collection) of the database without a
+    model. ``engine`` restricts the search to one section; a name found in
+    several sections raises :class:`~db_plugins.ConfigError` asking for one.
+    """
+    from ..registry import get_plugin
+
+    sections = [engine.upper()] if engine else list(settings.sections)
+    configs = {s: settings.section(s) for s in sections}
+    adapters = {s: get_plugin(c.plugin).transfer(c) for s, c in configs.items()}
+    models = {s: m for s, a in adapters.items() if (m := a.model(name)) is not None}
+    _one(name, models, "a model")
+    opened: list[Any] = []
+
+    def connect(section: str) -> Any:
+        opened.append(get_plugin(configs[section].plugin).connection(configs[section]))
+        return opened[-1]
+
+    try:
+        if models:
+            section, model = next(iter(models.items()))
+            yield section, ModelTable(connect(section).query(model))
+            return
+        # No model: every section's database is asked, so that a name two of them have is refused.
+        tables = {s: t for s in sections if (t := adapters[s].table(connect(s), name)) is not None}
+        _one(name, tables, "a table or collection")
+        if not tables:
+            where = "; ".join(f"{s}: {_known(adapters[s])} at {configs[s].masked_url}" for s in sections)
+            raise NotFoundError(f"no model, table or collection named {name!r} ({where})")
+        yield next(iter(tables.items()))
+    finally:
+        for db in opened:
+            db.close()
+
+
+def _one(name: str, found: Mapping[str, Any], what: str) -> None:
+    if len(found) > 1:
+        choices = " or ".join(f"--engine {s}" for s in found)
+        raise ConfigError(f"{name!r} is {what} in {' and '.join(found)}: pass {choices}")
+
+
+def _known(adapter: TransferAdapter) -> str:
+    names = sorted({m[1] for m in adapter.models()})
+    return f"models {', '.join(names)}" if names else "no models"
+
+
+def _as_table(source: BaseQuery | Table) -> Table:
+    return source if isinstance(source, Table) else ModelTable(source)
+
+
+def _filter(filter_by: Any) -> Any:
+    """``filter_by`` as a dict: JSON text (``dbp dump --filter``) is parsed here."""
+    if isinstance(filter_by, (str, bytes)):
+        try:
+            return json.loads(filter_by)
+        except ValueError as exc:
+            raise FilterError(f"filter_by: invalid JSON ({exc})") from None
+    return filter_by
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, length: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    """A click progress bar on stderr when ``enabled`` (a terminal), else a no-op."""
+    if not enabled or not length:
+        yield lambda n: None
+        return
+    import click
+
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def shown(path: Any, stdio: str = "<stdout>") -> str:
+    """``path`` as messages show it (``stdio`` for ``-``)."""
+    text = os.fspath(path)
+    return stdio if text == STDIO else text
+
+
+def dump(
+    source: BaseQuery | Table,
+    output: str | os.PathLike[str],
+    *,
+    filter_by: Any = None,
+    order_by: Any = None,
+    file_format: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+) -> int:
+    """Write the rows of ``source`` matching ``filter_by`` to ``output``; return how many.
+
+    ``source`` is a query (``db.query(Model)``) or a :class:`Table`;
+    ``output`` a path (the format from its extension unless ``file_format``
+    is given) or ``"-"`` for standard output. A file appears only when the
+    dump succeeds. ``filter_by`` may be a dict or its JSON text.
+    """
+    table = _as_table(source)
+    fmt, compressed = _format(output, file_format)
+    filter_by = _filter(filter_by)
+    rows = table.rows(filter_by, order_by, batch_size)  # checks the filter before any file exists
+    total = table.count(filter_by) if progress else None
+    written = 0
+    with open_output(output, compressed) as stream, _progress(progress, total, f"dumping {table.name}") as step:
+        writer = fmt.writer(stream, table.fields)
+        try:
+            for batch in batched(rows, batch_size):
+                writer.write(batch)
+                written += len(batch)
+                step(len(batch))
+            writer.close()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                writer.close()  # release standard output; a file is removed anyway
+            if isinstance(exc, ValueError) and not isinstance(exc, DBPluginsError):
+                raise TransferError(f"{shown(output)}: {exc}") from None
+            raise
+    return written
+
+
+def load(
+    target: BaseQuery | Table,
+    file: str | os.PathLike[str],
+    *,
+    on_conflict: str = "error",
+    file_format: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    atomic: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Read ``file`` into ``target`` a chunk at a time; return a :class:`LoadReport`.
+
+    Each chunk of ``batch_size`` records is converted to the target's field
+    types and written by one ``bulk_insert(on_conflict=...)``, which on SQL
+    engines is one transaction: a chunk is written whole or not at all, and
+    chunks before it stay written. ``atomic=True`` runs the whole load in one
+    transaction (engines with transactions only). A malformed record or a
+    value that does not fit raises :class:`TransferError` naming its line
+    before its chunk is written; on any error ``echo`` (if given) is told
+    what had been written.
+    """
+    check_on_conflict(on_conflict)
+    table = _as_table(target)
+    fmt, compressed = _format(file, file_format)
+    report = LoadReport()
+    name = shown(file, "<stdin>")
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(open_input(file, compressed))
+        size = os.path.getsize(file) if os.fspath(file) != STDIO else None
+        # Progress in bytes of the file on disk (compressed bytes for .gz).
+        raw = getattr(stream, "fileobj", stream)
+        step = stack.enter_context(_progress(progress, size, f"loading {name}"))
+        if atomic:
+            stack.enter_context(table.transaction())
+        reader = _reader(fmt.reader, stream, batch_size, name)
+        stack.callback(reader.close)
+        chunks = _Chunks(reader, table, name)
+        done = 0
+        try:
+            for chunk in chunks.read(batch_size):
+                report.read += len(chunk)
+                report.written += table.write(chunk, on_conflict)
+                chunks.first = None
+                if size:
+                    position = raw.tell()
+                    step(position - done)
+                    done = position
+        except Exception:
+            if echo is not None:
+                echo(_failure(table.name, report, chunks.first, reader.unit, atomic))
+            raise
+    return report
+
+
+def _failure(name: str, report: LoadReport, first: int | None, unit: str, atomic: bool) -> str:
+    """What a failed load had written, for the user to resume from."""
+    if atomic or not report.written:
+        return f"{name}: nothing written"
+    where = f"; nothing from {unit} {first} on" if first is not None else ""
+    return f"{name}: {report.written} rows written before the error{where}"
+
+
+def _format(path: Any, file_format: str | None) -> tuple[Any, bool]:
+    try:
+        return detect_format(path, file_format)
+    except ValueError as exc:
+        raise TransferError(str(exc)) from None
+
+
+def _reader(cls: type[Reader], stream: Any, batch_size: int, name: str) -> Reader:
+    try:
+        return cls(stream, batch_size)
+    except MalformedRecord as exc:
+        raise TransferError(f"{name} {cls.unit} {exc.position}: {exc.problem}") from None
+    except (OSError, EOFError) as exc:
+        raise TransferError(f"{name}: cannot read ({exc})") from None
+
+
+class _Chunks:
+    """Converted records in chunks; ``first`` is the line (row) number where the unwritten chunk starts."""
+
+    def __init__(self, reader: Reader, table: Table, name: str) -> None:
+        self.reader = reader
+        self.table = table
+        self.name = name
+        self.fields = {f.name: f for f in table.fields}
+        self.first: int | None = None
+        if reader.columns is not None:
+            _check_columns(reader.columns, self.fields, table.name, name)
+
+    def _where(self, position: int) -> str:
+        return f"{self.name} {self.reader.unit} {position}"
+
+    def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        records = self.reader.records()
+        position = 0
+        while True:
+            try:
+                item = next(records, None)
+            except MalformedRecord as exc:
+                raise TransferError(f"{self._where(exc.position)}: {exc.problem}") from None
+            except (OSError, EOFError) as exc:  # a truncated or corrupt .gz, a failing disk
+                raise TransferError(f"{self.name}: cannot read after {self.reader.unit} {position} ({exc})") from None
+            if item is None:
+                return
+            position = item[0]
+            yield item
+
+    def read(self, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        fields, text, check = self.fields, self.reader.text, self.reader.columns is None
+        chunk: list[dict[str, Any]] = []
+        for position, record in self._records():
+            if not chunk:
+                self.first = position
+            if check:
+                _check_columns(record, fields, self.table.name, self._where(position))
+            row = {}
+            for column, value in record.items():
+                try:
+                    row[column] = convert(fields[column], value, text=text)
+                except ConversionError as exc:
+                    raise TransferError(f"{self._where(position)}, column {column!r}: {exc}") from None
+            chunk.append(row)
+            if len(chunk) >= batch_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+def _check_columns(columns: Iterable[str], fields: Mapping[str, FieldInfo], table: str, where: str) -> None:
+    for column in columns:
+        if column not in fields:
+            known = ", ".join(fields)
+            raise TransferError(f"{where}: column {column!r} is not a field of {table} (fields: {known})")

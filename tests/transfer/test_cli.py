@@ -1,0 +1,192 @@
+"""``dbp dump`` / ``dbp load``: through click's CliRunner and the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from db_plugins.cli import cli
+from tests.migrations.project import Outcome, run_dbp
+from tests.transfer.conftest import REPO, Side, dataset
+
+
+def write_settings(directory: Path, *sides: Side) -> Path:
+    config: dict = {}
+    for found in sides:
+        config.update(found.db_config)
+    directory.joinpath("settings.py").write_text(f"DB_CONFIG = {config!r}\n")
+    return directory
+
+
+def dbp(directory: Path, *args: str, runner: str = "cli") -> Outcome:
+    # The console script runs elsewhere: it finds the test models through PYTHONPATH.
+    return run_dbp(args, runner=runner, cwd=directory, env={"PYTHONPATH": str(REPO)})
+
+
+def one_line_error(outcome: Outcome, *expected: str) -> str:
+    assert outcome.exit_code == 1, outcome
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), outcome
+    assert "Traceback" not in outcome.output
+    for text in expected:
+        assert text in lines[0], outcome
+    return lines[0]
+
+
+def json_lines(rows: list[dict]) -> str:
+    from db_plugins.transfer.values import json_default
+
+    return "".join(json.dumps(row, default=json_default) + "\n" for row in rows)
+
+
+@pytest.mark.parametrize("runner", ["cli", "process"])
+def test_sqlite_to_mongodb_with_two_commands(side: Callable[[str], Side], tmp_path: Path, runner: str) -> None:
+    sqlite, mongo = side("sqlite"), side("mongodb")
+    rows = dataset()
+    sqlite.q().bulk_insert(rows)
+    project = write_settings(tmp_path, sqlite, mongo)
+    out = tmp_path / "readings.csv"
+
+    dumped = dbp(project, "dump", "Reading", "--engine", "SQL", "-o", str(out), runner=runner)
+    assert (dumped.exit_code, dumped.stdout, dumped.stderr) == (0, f"SQL: dumped 23 rows of Reading to {out}\n", "")
+    loaded = dbp(project, "load", str(out), "readings", "--engine", "mongo", "--batch-size", "10", runner=runner)
+    assert loaded.exit_code == 0, loaded
+    assert loaded.stdout == f"MONGO: loaded {out} into Reading: 23 read, 23 written, 0 skipped\n"
+    assert mongo.rows() == rows
+
+
+def test_a_name_in_two_sections_needs_engine(side: Callable[[str], Side], tmp_path: Path) -> None:
+    project = write_settings(tmp_path, side("sqlite"), side("mongomock"))
+    one_line_error(
+        dbp(project, "dump", "readings", "-o", str(tmp_path / "x.csv")),
+        "'readings' is a model in SQL and MONGO: pass --engine SQL or --engine MONGO",
+    )
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_dump_to_stdout_with_filter_and_order(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("sqlite")
+    db.q().bulk_insert(dataset())
+    project = write_settings(tmp_path, db)
+    outcome = dbp(project, "dump", "readings", "-o", "-", "--filter", '{"n": {"$gte": 5000}}', "--order-by", "-n,id")
+    assert outcome.exit_code == 0, outcome
+    assert [json.loads(line)["n"] for line in outcome.stdout.splitlines()] == [
+        12000,
+        11000,
+        10000,
+        8000,
+        7000,
+        6000,
+        5000,
+    ]
+    assert outcome.stderr == "SQL: dumped 7 rows of Reading to <stdout>\n"
+
+
+def test_load_from_stdin(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("mongomock")
+    project = write_settings(tmp_path, db)
+    rows = dataset(4)
+    result = CliRunner().invoke(cli, ["--settings", str(project), "load", "-", "Reading"], input=json_lines(rows))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "MONGO: loaded <stdin> into Reading: 4 read, 4 written, 0 skipped\n"
+    assert db.rows() == rows
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mongomock"])
+def test_malformed_line_stops_with_its_number(side: Callable[[str], Side], tmp_path: Path, engine: str) -> None:
+    db = side(engine)
+    project = write_settings(tmp_path, db)
+    lines = json_lines(dataset(12)).splitlines(keepends=True)
+    lines[10] = lines[10][:25] + "\n"  # line 11: cut short
+    path = tmp_path / "broken.jsonl"
+    path.write_text("".join(lines))
+
+    outcome = dbp(project, "load", str(path), "readings", "--batch-size", "4")
+    one_line_error(outcome, f"{path} line 11: invalid JSON (")
+    # Lines 1-8 went in two chunks; the chunk holding line 11 (lines 9-12) was never sent.
+    assert outcome.stdout == f"{db.section}: Reading: 8 rows written before the error; nothing from line 9 on\n"
+    assert [r["id"] for r in db.rows()] == list(range(1, 9))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mysql"])
+def test_duplicate_key_writes_nothing_of_its_chunk(side: Callable[[str], Side], tmp_path: Path, engine: str) -> None:
+    db = side(engine)
+    project = write_settings(tmp_path, db)
+    rows = dataset(12)
+    db.q().insert(rows[9])  # id 10, in the third chunk of four rows
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json_lines(rows))
+
+    outcome = dbp(project, "load", str(path), "Reading", "--batch-size", "4")
+    one_line_error(outcome, "duplicate key")
+    assert outcome.stdout == "SQL: Reading: 8 rows written before the error; nothing from line 9 on\n"
+    assert [r["id"] for r in db.rows()] == [1, 2, 3, 4, 5, 6, 7, 8, 10]
+
+    db.q().delete({"id": {"$ne": 10}})
+    atomic = dbp(project, "load", str(path), "Reading", "--batch-size", "4", "--atomic")
+    one_line_error(atomic, "duplicate key")
+    assert atomic.stdout == "SQL: Reading: nothing written\n"
+    assert [r["id"] for r in db.rows()] == [10]
+
+    skipped = dbp(project, "load", str(path), "Reading", "--batch-size", "4", "--on-conflict", "ignore")
+    assert skipped.stdout == f"SQL: loaded {path} into Reading: 12 read, 11 written, 1 skipped\n", skipped
+    assert db.rows() == rows
+
+
+def test_atomic_needs_transactions(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("mongomock")
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json_lines(dataset(3)))
+    outcome = dbp(write_settings(tmp_path, db), "load", str(path), "Reading", "--atomic")
+    one_line_error(outcome, "transaction", "mongomock")
+    assert db.rows() == []
+
+
+def test_values_that_do_not_fit(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("sqlite")
+    project = write_settings(tmp_path, db)
+    path = tmp_path / "bad.csv"
+    path.write_text("id,name,n\n1,a,1\n2,b,two\n")
+    one_line_error(
+        dbp(project, "load", str(path), "Reading"), f"{path} line 3, column 'n': expected an integer, got 'two'"
+    )
+    path.write_text("id,name,colour\n1,a,red\n")
+    one_line_error(dbp(project, "load", str(path), "Reading"), "column 'colour' is not a field of Reading")
+    path.write_text("id,name\n1,a\n2,b,extra\n")
+    one_line_error(dbp(project, "load", str(path), "Reading"), "line 3: 3 fields, but the header has 2")
+    assert db.rows() == []
+
+
+def test_bad_arguments(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("sqlite")
+    project = write_settings(tmp_path, db)
+    out = str(tmp_path / "out.csv")
+    one_line_error(
+        dbp(project, "dump", "Reading", "-o", out, "--filter", '{"$where": "1"}'), "unknown operator '$where'"
+    )
+    one_line_error(dbp(project, "dump", "Reading", "-o", out, "--filter", "{oops"), "filter_by: invalid JSON")
+    one_line_error(dbp(project, "dump", "Reading", "-o", out, "--order-by", "colour"), "unknown field 'colour'")
+    one_line_error(dbp(project, "dump", "Reading", "-o", str(tmp_path / "out.xlsx")), "cannot tell the format")
+    one_line_error(dbp(project, "dump", "Reading", "-o", str(tmp_path / "o.parquet.gz")), "Parquet cannot be streamed")
+    one_line_error(dbp(project, "load", str(tmp_path / "no.csv"), "Reading"), "no.csv: cannot read (No such file")
+    one_line_error(
+        dbp(project, "dump", "Reading", "-o", str(tmp_path / "no" / "x.csv")), "x.csv: cannot write (No such"
+    )
+    usage = dbp(project, "load", out, "Reading", "--on-conflict", "replace")
+    assert usage.exit_code == 2 and "'replace' is not one of" in usage.stderr
+    assert not os.path.exists(out)
+
+
+def test_unknown_name_masks_the_password(side: Callable[[str], Side], tmp_path: Path) -> None:
+    pg = side("postgresql")
+    project = write_settings(tmp_path, pg)
+    password = __import__("sqlalchemy").make_url(pg.url).password
+    outcome = dbp(project, "dump", "nothing_here", "-o", str(tmp_path / "x.csv"))
+    line = one_line_error(outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, typed")
+    assert password and password not in outcome.output
+    assert "***" in line
