@@ -237,8 +237,8 @@ def _filter(filter_by: Any) -> Any:
 
 @contextlib.contextmanager
 def _progress(enabled: bool, length: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A click progress bar on stderr when ``enabled`` (a terminal), else a no-op."""
-    if not enabled or not length:
+    """A click progress bar on stderr when ``enabled`` and stderr is a terminal, else a no-op."""
+    if not enabled or not length or not sys.stderr.isatty():
         yield lambda n: None
         return
     import click
@@ -287,7 +287,8 @@ def dump(
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 writer.close()  # release standard output; a file is removed anyway
-            if isinstance(exc, ValueError) and not isinstance(exc, DBPluginsError):
+            # A value no format can hold (a BSON regex, an int too large for Parquet): one clear line.
+            if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, DBPluginsError):
                 raise TransferError(f"{shown(output)}: {exc}") from None
             raise
     return written

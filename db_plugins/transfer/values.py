@@ -246,13 +246,14 @@ def convert(info: FieldInfo, value: Any, *, text: bool) -> Any:
     """``value`` read from a file, converted for the field ``info`` describes.
 
     ``text`` says the value is a textual encoding (a CSV cell, a Parquet
-    string), where an empty value means NULL for every kind but ``str`` and
-    ``any``. Raises :class:`ConversionError` naming what was expected.
+    string), where an empty value means NULL for every kind but ``str``,
+    ``bytes`` and ``any`` (for which it is the empty value). Raises
+    :class:`ConversionError` naming what was expected.
     """
     if value is None:
         return None
     kind = info.kind if info.kind in CONVERTERS else "any"
-    if text and value == "" and kind not in ("str", "any"):
+    if text and value == "" and kind not in ("str", "bytes", "any"):
         return None
     try:
         result = CONVERTERS[kind](value, text)
