@@ -1,0 +1,152 @@
+"""The documentation builds without warnings, and its code samples run, so neither can rot.
+
+Every page of ``docs/`` is walked in order, in a temporary directory of its own:
+
+- a ```` ```python ```` block is executed (one namespace per page);
+- a ```` ```{code-block} python ```` block with ``:caption: FILE`` is written to FILE
+  (the tutorials' settings and models files);
+- in a ```` ```sh ```` block, each line that starts with ``dbp`` is run through the CLI,
+  in-process (so mongomock data is shared); it must exit 0, or the status its
+  comment names (``# exit 1: ...``). Other shell lines (installing, the
+  README's commands, plain ``alembic``) are tested elsewhere or not at all;
+- a block preceded by a MyST comment ``% skip-test: reason`` is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from db_plugins.cli import cli
+from tests.migrations.test_readme import readme_command
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+FENCE = re.compile(r"^```(\S*)\s*(.*)$")
+EXIT = re.compile(r"#\s*exit (\d+)")
+
+
+@dataclass
+class Block:
+    page: str
+    line: int
+    kind: str  # "python", "file", "sh"
+    text: str
+    file: str | None = None
+
+
+def blocks(path: Path) -> list[Block]:
+    """The runnable blocks of a Markdown page, in order."""
+    lines = path.read_text().splitlines()
+    out: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = FENCE.match(lines[i])
+        if not match or not match.group(1):
+            i += 1
+            continue
+        lang, arg = match.group(1), match.group(2).strip()
+        skip = i > 0 and lines[i - 1].startswith("% skip-test")
+        start = i
+        i += 1
+        body: list[str] = []
+        while not lines[i].startswith("```"):
+            body.append(lines[i])
+            i += 1
+        i += 1
+        caption = None
+        if lang == "{code-block}":
+            options = [b for b in body if b.startswith(":")]
+            body = body[len(options) :]
+            caption = next((o.split(":", 2)[2].strip() for o in options if o.startswith(":caption:")), None)
+            lang = arg
+        text = "\n".join(body).strip("\n") + "\n"
+        if skip:
+            continue
+        if lang == "python":
+            out.append(Block(path.name, start + 1, "file" if caption else "python", text, caption))
+        elif lang == "sh":
+            out.append(Block(path.name, start + 1, "sh", text))
+    return out
+
+
+PAGES = sorted(p for p in DOCS.glob("*.md") if any(b.kind != "sh" or "dbp " in b.text for b in blocks(p)))
+
+
+def forget(module: str) -> None:
+    """A rewritten module file is read afresh by the next import in this process."""
+    sys.modules.pop(module, None)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DBP_SETTINGS", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the tutorials' models modules
+    # A module of its own: SQLAlchemy resolves a model's annotations through sys.modules.
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
+    written: list[str] = []
+    try:
+        for block in blocks(page):
+            where = f"{page.name}:{block.line}"
+            if block.kind == "file":
+                assert block.file
+                target = tmp_path / block.file
+                target.write_text(block.text)
+                shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
+                forget(Path(block.file).stem)
+                written.append(Path(block.file).stem)
+            elif block.kind == "python":
+                exec(compile(block.text, where, "exec"), namespace)
+            else:
+                for line in block.text.splitlines():
+                    if line.startswith("dbp "):
+                        run_dbp_line(line, where)
+    finally:
+        for module in written:
+            forget(module)
+
+
+def run_dbp_line(line: str, where: str) -> None:
+    expected = int(EXIT.search(line).group(1)) if EXIT.search(line) else 0
+    args = shlex.split(line, comments=True)[1:]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == expected, f"{where}: {line}\n{result.output}"
+
+
+def test_quickstart_shows_the_readmes_commands() -> None:
+    text = (DOCS / "quickstart.md").read_text()
+    for marker in ("main-command", "test-command"):
+        assert f"\n{readme_command(marker)}\n" in text, marker
+
+
+def test_every_page_is_in_the_toctree() -> None:
+    index = (DOCS / "index.md").read_text()
+    listed = set(re.findall(r"^([\w-]+)$", index, re.MULTILINE))
+    pages = {p.stem for p in DOCS.glob("*.md")} - {"index"}
+    assert pages <= listed, pages - listed
+
+
+@pytest.mark.slow
+def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "transfer.html").exists() and (tmp_path / "cli.html").exists()
