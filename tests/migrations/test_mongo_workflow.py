@@ -65,6 +65,7 @@ def test_model_change_make_migrations_migrate_check_downgrade(project: Project) 
     revision = new.name.split("_", 1)[0]
     assert new.name == f"{revision}_color_flux_catalog.py"
     assert "def upgrade(db):" in new.read_text() and 'drop_indexes(db, "observation", ["star_1"])' in new.read_text()
+    assert "nothing to do (1 revision(s) pending: run dbp migrate)" in project.ok("initdb").stdout
 
     applied = project.ok("migrate")
     assert f"applied 1 revision(s): {revision}; now at {revision}" in applied.stdout

@@ -44,6 +44,7 @@ def test_model_change_make_migrations_migrate_check_downgrade(project: Project) 
     assert "op.add_column" in new.read_text() and "create_table('catalog'" in new.read_text()
     assert "wrote" in made.stdout
     assert project.dbp("check").exit_code == 1  # written but not applied yet
+    assert "nothing to do (1 revision(s) pending: run dbp migrate)" in project.ok("initdb").stdout
     applied = project.ok("migrate")
     revision = new.name.split("_", 1)[0]
     assert f"applied 1 revision(s): {revision}" in applied.stdout

@@ -455,7 +455,10 @@ class MongoMigrations(MigrationBackend):
             chain = self._chain()
             applied = self._applied(connection)
             if applied:
-                self.say(f"already initialized at {', '.join(self._position(chain, applied))}; nothing to do")
+                position = self._position(chain, applied)
+                pending = len(chain) - len(position)
+                hint = f" ({pending} revision(s) pending: run dbp migrate)" if pending else ""
+                self.say(f"already initialized at {position[-1] if position else 'base'}; nothing to do{hint}")
                 return created_dir
             models = connection.models
             if not chain and models:

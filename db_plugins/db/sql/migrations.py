@@ -198,7 +198,7 @@ class SQLMigrations(MigrationBackend):
         try:
             # The models, and anything a revision imports, resolve from the project;
             # sys.path is restored afterwards (also undoing any prepend_sys_path).
-            with importable(self.config.base_dir), db.guard(), self._alembic_errors():
+            with importable(self.config.base_dir), self._alembic_errors(), db.guard():
                 metadata = models_metadata(self.config)
                 with migration_connection(db, lock=lock) as connection:
                     environment = MigrationEnvironment(self.config, metadata, connection)
@@ -222,14 +222,6 @@ class SQLMigrations(MigrationBackend):
         except sa.exc.DBAPIError as exc:
             detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
             raise MigrationError(f"{section}: migration failed: {scrub(detail[0] if detail else exc)}") from exc
-
-    def _script(self) -> ScriptDirectory:
-        self.require_directory()
-        config = Config()
-        config.set_main_option("script_location", _escape(self.directory))
-        config.set_main_option("path_separator", "os")
-        with importable(self.config.base_dir), self._alembic_errors():
-            return ScriptDirectory.from_config(config)
 
     # -- scaffold ---------------------------------------------------------------
 
@@ -264,11 +256,11 @@ class SQLMigrations(MigrationBackend):
                 self.say(f"created migrations directory {self.relative(self.directory)}")
             applied = MigrationContext.configure(connection).get_current_heads()
             connection.rollback()
+            script = ScriptDirectory.from_config(config)
             if applied:
-                self.say(f"already initialized at {', '.join(applied)}; nothing to do")
+                self.say(f"already initialized at {', '.join(applied)}; nothing to do{_pending(script, applied)}")
                 return bool(scaffolded)
             metadata = config.attributes[ENV_KEY].metadata
-            script = ScriptDirectory.from_config(config)
             if not script.get_heads() and metadata.tables:
                 path = self._write_initial_revision(config, metadata)
                 self.say(f"wrote initial revision {self.relative(path)}")
@@ -370,10 +362,11 @@ class SQLMigrations(MigrationBackend):
         return moved
 
     def history(self) -> list[Revision]:
-        script = self._script()
-        heads = set(script.get_heads())
-        with self._session(lock=False) as (_config, connection, _db):
+        self.require_directory()
+        with self._session(lock=False) as (config, connection, _db):
+            script = ScriptDirectory.from_config(config)
             applied = set(_ancestry(script, MigrationContext.configure(connection).get_current_heads()))
+        heads = set(script.get_heads())
         return [
             Revision(
                 id=rev.revision,
@@ -405,6 +398,12 @@ class SQLMigrations(MigrationBackend):
                 at = ", ".join(MigrationContext.configure(connection).get_current_heads()) or "base"
                 return [f"the database is at {at}, not at the head revision {heads} (run dbp migrate)"]
         return []
+
+
+def _pending(script: ScriptDirectory, applied: Sequence[str]) -> str:
+    """`` (N pending: run dbp migrate)`` when the directory has revisions the database lacks."""
+    pending = set(_ancestry(script, script.get_heads())) - set(_ancestry(script, applied))
+    return f" ({len(pending)} revision(s) pending: run dbp migrate)" if pending else ""
 
 
 def _ancestry(script: ScriptDirectory, heads: Sequence[str]) -> list[str]:
