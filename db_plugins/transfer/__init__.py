@@ -154,6 +154,10 @@ class TransferAdapter:
         """A table or collection of the database that has no model (reflected), or ``None``."""
         return None
 
+    def missing(self, connection: Any, model: Any) -> str | None:
+        """The name of ``model``'s table if the database lacks it (``None``: it is there, or need not be)."""
+        return None
+
 
 @dataclass
 class LoadReport:
@@ -196,7 +200,14 @@ def open_table(settings: Settings, name: str, engine: str | None = None) -> Iter
     try:
         if models:
             section, model = next(iter(models.items()))
-            yield section, ModelTable(connect(section).query(model))
+            db = connect(section)
+            table_name = adapters[section].missing(db, model)
+            if table_name is not None:
+                raise NotFoundError(
+                    f"{section}: table {table_name!r} does not exist in {configs[section].masked_url} "
+                    "(run dbp initdb or dbp migrate)"
+                )
+            yield section, ModelTable(db.query(model))
             return
         # No model: every section's database is asked, so that a name two of them have is refused.
         tables = {s: t for s in sections if (t := adapters[s].table(connect(s), name)) is not None}

@@ -190,3 +190,13 @@ def test_unknown_name_masks_the_password(side: Callable[[str], Side], tmp_path: 
     line = one_line_error(outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, typed")
     assert password and password not in outcome.output
     assert "***" in line
+
+
+def test_a_model_whose_table_is_missing(tmp_path: Path) -> None:
+    config = {"SQL": {"URL": f"sqlite:///{tmp_path / 'empty.db'}", "MODELS": "tests.transfer.models_sql:Base"}}
+    tmp_path.joinpath("settings.py").write_text(f"DB_CONFIG = {config!r}\n")
+    one_line_error(
+        dbp(tmp_path, "dump", "Reading", "-o", str(tmp_path / "x.csv")),
+        "SQL: table 'readings' does not exist in sqlite:///",
+        "(run dbp initdb or dbp migrate)",
+    )

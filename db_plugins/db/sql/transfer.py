@@ -47,6 +47,12 @@ class SQLTransfer(TransferAdapter):
         found = super().model(name)
         return map_table(found) if isinstance(found, sa.Table) else found
 
+    def missing(self, connection: Any, model: Any) -> str | None:
+        table = sa.inspect(model).local_table
+        with connection.guard():
+            found = sa.inspect(connection.engine).has_table(table.name, schema=table.schema)
+        return None if found else table.fullname
+
     def table(self, connection: Any, name: str) -> Table | None:
         schema, _, table_name = name.rpartition(".")
         with connection.guard():
