@@ -21,7 +21,6 @@ How values and NULLs are written is described in
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import json
 import os
@@ -30,9 +29,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
 from ..db.generic import BaseQuery, batched, check_on_conflict
-from ..errors import ConfigError, DBPluginsError, FilterError, NotFoundError, ValidationError
+from ..errors import DBPluginsError, FilterError
 from ..filters import FieldInfo
 from .formats import (
     FORMATS,
@@ -44,6 +42,7 @@ from .formats import (
     open_input,
     open_output,
 )
+from .tables import ModelTable, Table, TransferAdapter, open_table
 from .values import ConversionError, convert
 
 __all__ = [
@@ -57,106 +56,11 @@ __all__ = [
     "dump",
     "load",
     "open_table",
+    "shown",
 ]
 
 #: Rows per batch read from the database, and per chunk written by a load.
 BATCH_SIZE = 5000
-
-
-class Table(abc.ABC):
-    """A table or collection as dump and load see it: named fields, a stream of rows, bulk writes."""
-
-    #: The table or collection name, for messages.
-    name: str
-
-    @property
-    @abc.abstractmethod
-    def fields(self) -> list[FieldInfo]:
-        """The columns written to a file, in order."""
-
-    @abc.abstractmethod
-    def count(self, filter_by: Any = None) -> int:
-        """How many rows match ``filter_by``."""
-
-    @abc.abstractmethod
-    def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
-        """Every matching row as a dict of field values; the filter is checked before this returns."""
-
-    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
-        """Store ``rows`` with ``bulk_insert`` semantics; return how many were written."""
-        raise ValidationError(f"{self.name}: cannot load into it (it has no model; add one to MODELS)")
-
-    def transaction(self) -> contextlib.AbstractContextManager[Any]:
-        """A block whose writes commit together (see ``DatabaseConnection.transaction``)."""
-        raise ValidationError(f"{self.name}: cannot load into it (it has no model; add one to MODELS)")
-
-
-class ModelTable(Table):
-    """A :class:`Table` over any plugin's query interface (``db.query(Model)``)."""
-
-    def __init__(self, query: BaseQuery) -> None:
-        self.query = query
-        self.name = query.model_name
-        schema = query.schema
-        # Key fields first, as a reader expects; then the model's declaration order.
-        names = [*query.primary_key, *(n for n in schema if n not in query.primary_key)]
-        self._fields = [schema[n] for n in names if n in schema]
-
-    @property
-    def fields(self) -> list[FieldInfo]:
-        return self._fields
-
-    def count(self, filter_by: Any = None) -> int:
-        return self.query.count(filter_by)
-
-    def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
-        stream = self.query.find_all(filter_by, order_by, paginate=False, batch_size=batch_size)
-        names = [f.name for f in self._fields]
-        value = self.query._value
-        return ({name: value(row, name) for name in names} for row in stream)
-
-    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
-        return self.query.bulk_insert(rows, on_conflict=on_conflict)
-
-    def transaction(self) -> contextlib.AbstractContextManager[Any]:
-        return self.query.connection.transaction()
-
-
-class TransferAdapter:
-    """What a plugin provides so that ``dbp dump`` / ``dbp load`` can find a table by name.
-
-    A plugin returns one from ``Plugin.transfer(config)``; the default methods
-    find nothing.
-    """
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    def models(self) -> list[tuple[str, str, Any]]:
-        """The configured models as ``(class name, table name, model)``."""
-        return []
-
-    def model(self, name: str) -> Any | None:
-        """The configured model whose table (collection) or class is called ``name``, or ``None``."""
-        models = self.models()
-        for key in (1, 0):  # a table name wins over a class name
-            found = {id(m[2]): m[2] for m in models if m[key] == name}
-            if len(found) == 1:
-                return next(iter(found.values()))
-            if len(found) > 1:
-                raise ConfigError(
-                    f"DB_CONFIG[{self.config.section!r}]: several models are called {name!r}; "
-                    "set MODELS to the module that holds the one you mean"
-                )
-        return None
-
-    def table(self, connection: Any, name: str) -> Table | None:
-        """A table or collection of the database that has no model (reflected), or ``None``."""
-        return None
-
-    def missing(self, connection: Any, model: Any) -> str | None:
-        """The name of ``model``'s table if the database lacks it (``None``: it is there, or need not be)."""
-        return None
 
 
 @dataclass
@@ -173,63 +77,6 @@ class LoadReport:
 
     def __str__(self) -> str:
         return f"{self.read} read, {self.written} written, {self.skipped} skipped"
-
-
-@contextlib.contextmanager
-def open_table(settings: Settings, name: str, engine: str | None = None) -> Iterator[tuple[str, Table]]:
-    """Connect to the section that has ``name`` and yield ``(section, table)``; close on exit.
-
-    ``name`` is a model's class name or table (collection) name in a
-    section's ``MODELS``, else a table (collection) of the database without a
-    model. ``engine`` restricts the search to one section; a name found in
-    several sections raises :class:`~db_plugins.ConfigError` asking for one.
-    """
-    from ..registry import get_plugin
-
-    sections = [engine.upper()] if engine else list(settings.sections)
-    configs = {s: settings.section(s) for s in sections}
-    adapters = {s: get_plugin(c.plugin).transfer(c) for s, c in configs.items()}
-    models = {s: m for s, a in adapters.items() if (m := a.model(name)) is not None}
-    _one(name, models, "a model")
-    opened: list[Any] = []
-
-    def connect(section: str) -> Any:
-        opened.append(get_plugin(configs[section].plugin).connection(configs[section]))
-        return opened[-1]
-
-    try:
-        if models:
-            section, model = next(iter(models.items()))
-            db = connect(section)
-            table_name = adapters[section].missing(db, model)
-            if table_name is not None:
-                raise NotFoundError(
-                    f"{section}: table {table_name!r} does not exist in {configs[section].masked_url} "
-                    "(run dbp initdb or dbp migrate)"
-                )
-            yield section, ModelTable(db.query(model))
-            return
-        # No model: every section's database is asked, so that a name two of them have is refused.
-        tables = {s: t for s in sections if (t := adapters[s].table(connect(s), name)) is not None}
-        _one(name, tables, "a table or collection")
-        if not tables:
-            where = "; ".join(f"{s}: {_known(adapters[s])} at {configs[s].masked_url}" for s in sections)
-            raise NotFoundError(f"no model, table or collection named {name!r} ({where})")
-        yield next(iter(tables.items()))
-    finally:
-        for db in opened:
-            db.close()
-
-
-def _one(name: str, found: Mapping[str, Any], what: str) -> None:
-    if len(found) > 1:
-        choices = " or ".join(f"--engine {s}" for s in found)
-        raise ConfigError(f"{name!r} is {what} in {' and '.join(found)}: pass {choices}")
-
-
-def _known(adapter: TransferAdapter) -> str:
-    names = sorted({m[1] for m in adapter.models()})
-    return f"models {', '.join(names)}" if names else "no models"
 
 
 def _as_table(source: BaseQuery | Table) -> Table:
