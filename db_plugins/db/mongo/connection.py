@@ -1,0 +1,254 @@
+"""``MongoConnection``: the client, the database, error translation, transactions, create/drop."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pymongo
+from pymongo import errors as mongo_errors
+
+from ...config import scrub
+from ...errors import (
+    ConfigError,
+    ConnectionError,
+    DBPluginsError,
+    DuplicateKeyError,
+    IntegrityError,
+    UnsupportedOperation,
+    ValidationError,
+)
+from ..generic import DatabaseConnection, DatabaseCreator
+from .config import MongoConfig
+from .features import MongoFeatures, features_for
+from .models import BaseModel, collect_models, index_models
+
+__all__ = ["MongoConnection", "MongoDatabaseCreator", "translate_error", "DUPLICATE_CODES"]
+
+DUPLICATE_CODES = (11000, 11001)
+# Server codes meaning "you may not use this server": auth failures, like SQL's connection errors.
+_ACCESS_CODES = (13, 18)
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+
+# mongomock:// servers of this process, by host: every connection to one URL sees
+# the same data, as with a real server. Each has one lock, because mongomock's
+# check-then-write steps (unique keys, upserts) are not atomic across threads.
+_EMBEDDED: dict[str, tuple[Any, threading.RLock]] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def _detail(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    text = details.get("errmsg") if isinstance(details, dict) and details.get("errmsg") else str(exc)
+    # pymongo appends the whole reply / topology description; the first clause says what happened.
+    for cut in (", full error:", ", Timeout:"):
+        text = text.split(cut)[0]
+    return scrub(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+
+
+def translate_error(exc: BaseException, masked_url: str) -> BaseException:
+    """Map a pymongo error to a db_plugins error (or return it unchanged)."""
+    if isinstance(exc, DBPluginsError) or not isinstance(exc, mongo_errors.PyMongoError):
+        return exc
+    code = getattr(exc, "code", None)
+    if isinstance(exc, mongo_errors.DuplicateKeyError) or code in DUPLICATE_CODES:
+        return DuplicateKeyError(f"duplicate key: {_detail(exc)}")
+    if isinstance(exc, mongo_errors.ConnectionFailure) or code in _ACCESS_CODES:
+        return ConnectionError(f"cannot use MongoDB at {masked_url}: {_detail(exc)}")
+    if isinstance(exc, mongo_errors.WriteError) and code == 121:  # DocumentValidationFailure
+        return IntegrityError(f"document validation failed: {_detail(exc)}")
+    if isinstance(exc, mongo_errors.WriteError):
+        # BadValue, a $-prefixed or dotted key, a document too large...: the data, not the server.
+        return ValidationError(f"the server refused the document: {_detail(exc)}")
+    return exc
+
+
+def _embedded_server(host: str) -> tuple[Any, threading.RLock]:
+    from mongomock.store import ServerStore
+
+    with _EMBEDDED_LOCK:
+        if host not in _EMBEDDED:
+            _EMBEDDED[host] = (ServerStore(), threading.RLock())
+        return _EMBEDDED[host]
+
+
+class MongoConnection(DatabaseConnection):
+    """A connection to one MongoDB database through pymongo (or mongomock for ``mongomock://``).
+
+    ``client`` and ``database`` are the native pymongo objects and
+    ``features`` what the server can do. Each query-interface write is atomic
+    on its own document(s) and acknowledged when the method returns; on
+    servers with transactions, :meth:`transaction` groups several.
+    """
+
+    plugin_name = "MONGO"
+    config: MongoConfig
+
+    def _open(self, config: MongoConfig, models: Any = None) -> None:
+        self.features: MongoFeatures = features_for(config.embedded)
+        self._models_source = models
+        self._models: list[type[BaseModel]] | None = None
+        self._queries: dict[Any, Any] = {}
+        self._local = threading.local()
+        self._write_lock: threading.RLock | None = None
+        if config.embedded:
+            self.client = self._embedded_client(config)
+        else:
+            options = dict(config.options)
+            if not _url_sets(config.url, "serverselectiontimeoutms"):
+                options.setdefault("serverselectiontimeoutms", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
+            options.setdefault("appname", "db_plugins")
+            try:
+                self.client = pymongo.MongoClient(config.url, **options)
+            except (mongo_errors.ConfigurationError, mongo_errors.InvalidURI, TypeError, ValueError) as exc:
+                raise ConfigError(f"DB_CONFIG[{config.section!r}]: {scrub(exc)}") from None
+        self.database = self.client[config.database]
+        try:
+            with self.guard():
+                self.features.detect(self.client)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _embedded_client(self, config: MongoConfig) -> Any:
+        try:
+            import mongomock
+        except ImportError:
+            raise ConfigError(
+                f"DB_CONFIG[{config.section!r}]['URL']: mongomock:// needs mongomock "
+                "(pip install 'db-plugins[mongomock]')"
+            ) from None
+        host = config.url.partition("://")[2].split("/", 1)[0].rpartition("@")[2] or "localhost"
+        store, self._write_lock = _embedded_server(host)
+        options = {k: v for k, v in config.options.items() if k == "tz_aware"}
+        return mongomock.MongoClient(f"mongodb://{host}", _store=store, **options)
+
+    # -- models -----------------------------------------------------------------
+
+    @property
+    def models(self) -> list[type[BaseModel]]:
+        """The configured models (``models`` argument > ``MODELS`` > every model defined)."""
+        if self._models is None:
+            source = self._models_source
+            if source is None and self.config.models:
+                source = self.config.load_models()
+            self._models = collect_models(source)
+        return self._models
+
+    def create_db(self) -> None:
+        """Create the collections and indexes of the configured models that do not exist yet."""
+        with self.guard(write=True):
+            existing = set(self.database.list_collection_names())
+            for model in self.models:
+                name = model.__tablename__
+                assert name is not None
+                if name not in existing:
+                    with contextlib.suppress(mongo_errors.CollectionInvalid):
+                        self.database.create_collection(name)
+                collection = self.database[name]
+                present = set(collection.index_information())
+                for index in index_models(model):
+                    # One per call, and only the missing ones: FerretDB 1.24 drops the
+                    # connection on a multi-index createIndexes naming an existing one.
+                    if index.document["name"] not in present:
+                        collection.create_indexes([index])
+
+    def drop_db(self) -> None:
+        """Drop the collections of the configured models."""
+        with self.guard(write=True):
+            for model in self.models:
+                self.database.drop_collection(model.__tablename__)
+
+    def query(self, model: Any) -> Any:
+        """The query interface for the :class:`~db_plugins.db.mongo.BaseModel` subclass ``model``."""
+        query = self._queries.get(model)
+        if query is None:
+            from .query import MongoQuery
+
+            query = self._queries[model] = MongoQuery(self, model)
+        return query
+
+    def close(self) -> None:
+        """Close the client's sockets and monitors; ``connect`` may open it again."""
+        self.client.close()
+
+    # -- errors and serialization ---------------------------------------------
+
+    @contextlib.contextmanager
+    def guard(self, write: bool = False) -> Iterator[None]:
+        """Translate pymongo errors raised in the block; serialize writes on in-process engines."""
+        lock = self._write_lock if write else None
+        try:
+            with lock if lock is not None else contextlib.nullcontext():
+                yield
+        except mongo_errors.PyMongoError as exc:
+            new = translate_error(exc, self.config.masked_url)
+            if new is exc:
+                raise
+            raise new from exc
+
+    # -- transactions ---------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The client session of this thread's :meth:`transaction`, or ``None``."""
+        return getattr(self._local, "session", None)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.session is not None
+
+    def session_args(self) -> dict[str, Any]:
+        """``session=...`` for pymongo calls inside a transaction (mongomock refuses even ``None``)."""
+        session = self.session
+        return {"session": session} if session is not None else {}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """Group writes in a client-session transaction: committed at exit, aborted on an exception.
+
+        Needs a server with transactions (a MongoDB replica set or sharded
+        cluster, see ``features.transactions``); elsewhere raises
+        :class:`~db_plugins.UnsupportedOperation` before anything is written.
+        MongoDB has no savepoints, so a nested block is refused too.
+        """
+        if not self.features.transactions:
+            raise UnsupportedOperation(
+                f"transaction: {self.features.describe()} at {self.config.masked_url} has no multi-document "
+                "transactions (they need a MongoDB replica set or sharded cluster); "
+                "each write is atomic on its own documents"
+            )
+        if self.in_transaction:
+            raise UnsupportedOperation("transaction: MongoDB cannot nest transactions (there are no savepoints)")
+        with self.guard():
+            session = self.client.start_session()
+            session.start_transaction()
+        self._local.session = session
+        try:
+            yield session
+        except BaseException:
+            with contextlib.suppress(mongo_errors.PyMongoError):
+                session.abort_transaction()
+            raise
+        else:
+            with self.guard():
+                session.commit_transaction()
+        finally:
+            self._local.session = None
+            session.end_session()
+
+
+def _url_sets(url: str, option: str) -> bool:
+    """Whether the URL's query string sets ``option`` (names are case-insensitive)."""
+    query = url.partition("?")[2]
+    return any(pair.partition("=")[0].lower() == option for pair in query.split("&") if pair)
+
+
+class MongoDatabaseCreator(DatabaseCreator):
+    """The seed's factory for :class:`MongoConnection` (``new_DBConnection(MongoDatabaseCreator)``)."""
+
+    @classmethod
+    def create_database(cls) -> MongoConnection:
+        return MongoConnection()

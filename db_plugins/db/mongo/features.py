@@ -1,0 +1,79 @@
+"""What each Mongo engine can do, detected once per connection.
+
+Shared code asks these flags -- ``features.transactions``,
+``features.bulk_write`` -- and never which server it is talking to. The SQL
+plugin's features carry the same ``transactions`` and ``atomic_bulk`` flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MongoFeatures", "MongomockFeatures", "features_for"]
+
+
+class MongoFeatures:
+    """Capabilities of a MongoDB wire-protocol server, refined by :meth:`detect`."""
+
+    #: The engine family, as in the test-suite's engine list.
+    name: str = "mongodb"
+    #: What answered: ``"mongodb"`` or ``"ferretdb"``, and its version.
+    server: str = "mongodb"
+    version: tuple[int, ...] = ()
+    #: ``db.transaction()`` is available: a replica set or a sharded cluster.
+    transactions: bool = False
+    #: A failing ``bulk_insert`` writes nothing (it runs inside a transaction).
+    atomic_bulk: bool = False
+    #: The server stores ``Decimal128`` values (FerretDB 1.x drops the connection instead).
+    decimal128: bool = True
+    #: The server stores NaN and infinities (FerretDB 1.x refuses them, and drops the connection on NaN).
+    nonfinite_floats: bool = True
+    #: ``Collection.bulk_write`` works (mongomock's breaks on pymongo >= 4.9).
+    bulk_write: bool = True
+    #: The engine lives in this process, and its writes must be serialized here.
+    in_process: bool = False
+    #: Documents per ``insert_many`` / ``bulk_write`` call in bulk methods.
+    bulk_batch_size: int = 1000
+    #: Most documents one ``delete_many`` may remove, or ``None``. FerretDB 1.x on
+    #: SQLite binds one SQL variable per deleted document and fails past 32766.
+    delete_chunk: int | None = None
+
+    def detect(self, client: Any) -> None:
+        """Ask the server what it is (two commands, once per connection)."""
+        hello = client.admin.command("hello")
+        build = client.admin.command("buildInfo")
+        self.version = tuple(int(p) for p in build.get("versionArray", [])[:3])
+        if "ferretdbVersion" in build or "ferretdbFeatures" in build:
+            self.server = "ferretdb"
+            self.decimal128 = False
+            self.nonfinite_floats = False
+            self.delete_chunk = 30_000
+        sessions = hello.get("logicalSessionTimeoutMinutes") is not None
+        clustered = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+        self.transactions = sessions and clustered and self.server == "mongodb" and self.version >= (4, 2)
+        self.atomic_bulk = self.transactions
+
+    def describe(self) -> str:
+        version = ".".join(map(str, self.version))
+        return f"{self.server} {version}".strip()
+
+    def __repr__(self) -> str:
+        flags = ", ".join(f"{k}={getattr(self, k)}" for k in ("transactions", "atomic_bulk", "decimal128"))
+        return f"<{type(self).__name__} {self.describe()} {flags}>"
+
+
+class MongomockFeatures(MongoFeatures):
+    """The in-process mongomock engine: no sessions, so no transactions."""
+
+    name = "mongomock"
+    server = "mongomock"
+    bulk_write = False
+    in_process = True
+
+    def detect(self, client: Any) -> None:
+        self.version = tuple(int(p) for p in client.server_info().get("versionArray", [])[:3])
+
+
+def features_for(embedded: bool) -> MongoFeatures:
+    """A fresh features object (``embedded``: a ``mongomock://`` URL)."""
+    return MongomockFeatures() if embedded else MongoFeatures()

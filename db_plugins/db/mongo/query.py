@@ -1,0 +1,333 @@
+"""The query interface on Mongo (``MongoConnection.query(Model)``).
+
+``filter_by`` is always the portable dict language (checked, so ``$where`` and
+friends never reach the server); the native pymongo ``Collection`` is
+``query.collection``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo import errors as mongo_errors
+
+from ...errors import DuplicateKeyError, FilterError, NotFoundError, UnsupportedOperation, ValidationError
+from ...filters import And, Compare, FieldInfo, Node, Or
+from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
+from . import bulk
+from .filters import MongoCompiler
+from .locks import document_lock, lock_id
+from .models import ID, BaseModel, from_document, schema, to_document, unique_keys, validate
+
+__all__ = ["MongoQuery"]
+
+UPSERT_ATTEMPTS = 5
+
+
+class MongoQuery(BaseQuery[BaseModel, dict]):
+    """``db.query(Model)`` for a :class:`~db_plugins.db.mongo.BaseModel` subclass."""
+
+    def __init__(self, connection: Any, model: Any) -> None:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ValidationError(f"query: {model!r} is not a Mongo model (a db_plugins.db.mongo.BaseModel subclass)")
+        if not model.__tablename__:
+            raise ValidationError(f"query: {model.__name__} has no __tablename__ (the collection name)")
+        super().__init__(connection, model)
+        self.collection = connection.database[model.__tablename__]
+        self._schema = schema(model)
+        self._pk = (model.__primary_key__ or ID,)
+        self._unique = unique_keys(model)
+        self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
+        self.compiler = MongoCompiler(model.__primary_key__)
+
+    # -- schema -------------------------------------------------------------------
+
+    @property
+    def schema(self) -> Mapping[str, FieldInfo]:
+        return self._schema
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return self._pk
+
+    @property
+    def features(self) -> Any:
+        return self.connection.features
+
+    def _compile(self, node: Node) -> dict:
+        return self.compiler.compile(node)
+
+    def _and(self, left: dict, right: dict) -> dict:
+        return self.compiler.and_(left, right)
+
+    def _value(self, instance: BaseModel, field: str) -> Any:
+        return instance.get(field)
+
+    def _instance(self, document: Mapping[str, Any]) -> BaseModel:
+        return from_document(self.model, document)
+
+    # -- reads ----------------------------------------------------------------------
+
+    def _find(self, where: dict, order: Sequence[tuple[str, bool]], **options: Any) -> Any:
+        return self.collection.find(where, sort=self.compiler.sort(order), **options, **self.connection.session_args())
+
+    def _fetch(self, where: dict, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list:
+        with self.connection.guard():
+            return [self._instance(d) for d in self._find(where, order, skip=offset, limit=limit or 0)]
+
+    def _count(self, where: dict, limit: int | None = None) -> int:
+        options = {"limit": limit} if limit else {}
+        with self.connection.guard():
+            return self.collection.count_documents(where, **options, **self.connection.session_args())
+
+    def _stream(self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[BaseModel]:
+        connection = self.connection
+
+        def rows() -> Iterator[BaseModel]:
+            with connection.guard():
+                cursor = self._find(where, order, batch_size=batch_size)
+                try:
+                    for document in cursor:
+                        yield self._instance(document)
+                finally:
+                    cursor.close()
+
+        return rows()
+
+    def _first(self, where: dict) -> BaseModel | None:
+        rows = self._fetch(where, self.parse_order(None), 1)
+        return rows[0] if rows else None
+
+    # -- checking values --------------------------------------------------------------
+
+    def _checked(self, obj: Any, what: str, *, partial: bool = False) -> dict[str, Any]:
+        """Field values of a dict or an instance of this model, checked (defaults added unless ``partial``)."""
+        if isinstance(obj, BaseModel) and not isinstance(obj, self.model):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
+        if not isinstance(obj, Mapping):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
+        values = validate(self.model, obj, what, partial=partial)
+        if self._decimals and not self.features.decimal128:
+            for name in self._decimals:
+                if values.get(name) is not None:
+                    raise UnsupportedOperation(
+                        f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
+                        f"which {self.features.describe()} cannot store"
+                    )
+        # Nested documents are stored as literal data: no operator keys, nothing the encoder
+        # or the server would choke on (refused here, before any row of the call is sent).
+        finite = not self.features.nonfinite_floats
+        for name, value in values.items():
+            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
+                problem = document_problem(value, bson=True, finite=finite)
+                if problem:
+                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
+        return values
+
+    def _changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
+        """``attrs`` checked for an update, as stored ``$set`` values (the key may not change)."""
+        if not isinstance(attrs, Mapping):
+            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(attrs).__name__}")
+        values = self._checked(attrs, what, partial=True)
+        name = self._pk[0]
+        if name in values:
+            if key is None or values[name] != key:
+                raise ValidationError(f"{what}: {name!r} is the key of {self.model_name} and cannot be changed")
+            del values[name]
+        return to_document(self.model, values)
+
+    def _key_of(self, instance: Any, what: str) -> Any:
+        if isinstance(instance, BaseModel) and not isinstance(instance, self.model):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
+        if not isinstance(instance, dict):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
+        key = instance.get(self._pk[0])
+        if key is None:
+            raise ValidationError(f"{what}: the {self.model_name} has no {self._pk[0]!r} value (was it stored?)")
+        return key
+
+    # -- writes -----------------------------------------------------------------------
+
+    def insert(self, obj: Any) -> BaseModel:
+        values = self._checked(obj, "insert")
+        document = to_document(self.model, values)
+        with self.connection.guard(write=True):
+            self.collection.insert_one(document, **self.connection.session_args())
+        stored = self._instance(document)
+        if isinstance(obj, self.model):
+            dict.update(obj, stored)
+            return obj
+        return stored
+
+    def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
+        """Store many rows by ``insert_many(ordered=False)`` (``"update"``: upserts by ``bulk_write``).
+
+        Each batch is checked before any of it is sent. Where the server has
+        transactions the whole call runs in one and writes all or nothing;
+        elsewhere a failure raises :class:`~db_plugins.BulkWriteError` (a
+        :class:`~db_plugins.BulkDuplicateKeyError` when only duplicate keys
+        failed) with ``written`` and ``failed_keys``.
+        """
+        check_on_conflict(on_conflict)
+        check_rows(rows, self.model_name)
+        pk = self.model.__primary_key__
+        checked = 0
+
+        def row(obj: Any) -> bulk.Row:
+            nonlocal checked
+            where = f"bulk_insert row {checked}"
+            checked += 1
+            given = obj.keys() if isinstance(obj, Mapping) else ()
+            values = self._checked(obj, where)
+            return to_document(self.model, values), frozenset(ID if k == pk else k for k in given)
+
+        def batches() -> Iterator[list[bulk.Row]]:
+            for batch in batched(rows, self.features.bulk_batch_size):
+                yield [row(obj) for obj in batch]
+
+        if self.features.atomic_bulk and not self.connection.in_transaction:
+            with self.connection.transaction():
+                return bulk.insert_rows(self.connection, self.collection, batches(), on_conflict)
+        return bulk.insert_rows(self.connection, self.collection, batches(), on_conflict)
+
+    def update(self, instance: Any, attrs: Mapping[str, Any]) -> BaseModel:
+        key = self._key_of(instance, "update")
+        changes = self._changes(attrs, "update", key)
+        if not changes:
+            return instance
+        with self.connection.guard(write=True):
+            stored = self.collection.find_one_and_update(
+                {ID: key},
+                {"$set": changes},
+                return_document=ReturnDocument.AFTER,
+                **self.connection.session_args(),
+            )
+        if stored is None:
+            raise NotFoundError(f"update: no {self.model_name} with {self._pk[0]}={key!r} (deleted?)")
+        dict.clear(instance)
+        dict.update(instance, self._instance(stored))
+        return instance
+
+    def bulk_update(self, instances: Sequence[Any], attrs_list: Sequence[Mapping[str, Any]]) -> int:
+        """Apply ``attrs_list[i]`` to ``instances[i]``: one unordered ``bulk_write`` per batch.
+
+        Returns how many documents matched. Everything is checked before the
+        first batch is sent.
+        """
+        if len(instances) != len(attrs_list):
+            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        plans = []
+        for instance, attrs in zip(instances, attrs_list):
+            key = self._key_of(instance, "bulk_update")
+            plans.append((instance, key, self._changes(attrs, "bulk_update", key)))
+        ops = [("update", {ID: key}, {"$set": changes}, False) for _, key, changes in plans if changes]
+        matched = 0
+        for batch in batched(ops, self.features.bulk_batch_size):
+            try:
+                matched += bulk.run_ops(self.connection, self.collection, batch)["nMatched"]
+            except mongo_errors.BulkWriteError as exc:
+                details = exc.details
+                keys = [op[1][ID] for op in batch]
+                raise bulk.bulk_failure(
+                    "bulk_update", details, keys.__getitem__, matched + details.get("nMatched", 0), self.connection
+                ) from exc
+        for instance, _, changes in plans:
+            dict.update(instance, self._instance(changes))
+        return matched
+
+    def _delete(self, where: dict) -> int:
+        chunk = self.features.delete_chunk
+        session = self.connection.session_args()
+        deleted = 0
+        while True:
+            with self.connection.guard(write=True):
+                # At most ``chunk`` at a time: bounded by the chunk-th matching _id (a range is
+                # cheap on FerretDB, a long $in list is not). Other BSON types than that _id's
+                # are left for the next round, so every round deletes at least one document.
+                last = [] if chunk is None else list(self._find(where, ((ID, False),), skip=chunk - 1, limit=1))
+                if not last:
+                    return deleted + self.collection.delete_many(where, **session).deleted_count
+                bounded = self.compiler.and_(where, {ID: {"$lte": last[0][ID]}})
+                deleted += self.collection.delete_many(bounded, **session).deleted_count
+
+    def _update_many(self, where: dict, attrs: Mapping[str, Any]) -> int:
+        changes = self._changes(attrs, "update_many")
+        with self.connection.guard(write=True):
+            result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
+        return result.matched_count
+
+    # -- get_or_create ------------------------------------------------------------------
+
+    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[BaseModel, bool]:
+        """The first document matching ``filter_by``, or a new one made of its equalities and ``defaults``.
+
+        A hit costs one round trip. On a miss, when a unique index covers the
+        filter's equalities the document is created by one atomic upsert
+        (``$setOnInsert``); otherwise a lock document in ``_dbp_locks`` makes
+        concurrent callers (threads or processes) take turns at
+        find-then-insert, so one document is created whatever the index.
+        """
+        if not isinstance(filter_by, Mapping) or not filter_by:
+            raise FilterError("get_or_create: filter_by must be a non-empty dict")
+        node = self.parse_filter(filter_by)
+        where = self._compile(node)
+        given = {**equalities(node), **defaults}
+        self._checked(given, "get_or_create", partial=True)  # bad values are refused before any I/O
+        found = self._first(where)
+        if found is not None:
+            return found, False
+        # Only a new document needs every required field (as on SQL engines, a hit is returned as it is).
+        document = to_document(self.model, self._checked(given, "get_or_create"))
+        if self.connection.in_transaction:
+            return self._insert_or_read(where, document)
+        pinned = {k for k, v in document.items() if v is not None and self._pinned(node, k)}
+        if any(keys <= pinned for keys in self._unique):
+            return self._upsert(where, document)
+        name = lock_id("get_or_create", self.collection.name, _canonical(node))
+        with document_lock(self.connection, name):
+            found = self._first(where)
+            if found is not None:
+                return found, False
+            return self._insert_or_read(where, document)
+
+    def _pinned(self, node: Node, stored: str) -> bool:
+        """Whether the filter fixes stored field ``stored`` by equality."""
+        return any(self.compiler.stored(f) == stored for f in equalities(node))
+
+    def _insert_or_read(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
+        try:
+            with self.connection.guard(write=True):
+                self.collection.insert_one(document, **self.connection.session_args())
+        except DuplicateKeyError:
+            found = self._first(where)
+            if found is None:
+                raise
+            return found, False
+        return self._instance(document), True
+
+    def _upsert(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
+        for _ in range(UPSERT_ATTEMPTS):
+            try:
+                with self.connection.guard(write=True):
+                    result = self.collection.update_one(where, {"$setOnInsert": document}, upsert=True)
+            except DuplicateKeyError:
+                # Two upserts raced on the unique key; the other one created the document.
+                result = None
+            if result is not None and result.upserted_id is not None:
+                return self._instance({ID: result.upserted_id, **document}), True
+            found = self._first(where)
+            if found is not None:
+                return found, False
+        raise DuplicateKeyError(
+            f"get_or_create: {self.model_name} with {describe(document)} conflicts with another document"
+        )
+
+
+def _canonical(node: Node) -> str:
+    """The same text for the same filter, whatever the order of its keys."""
+    if isinstance(node, Compare):
+        return repr((node.field, node.op, node.value))
+    parts = sorted(_canonical(child) for child in node.clauses)
+    return ("and" if isinstance(node, And) else "or" if isinstance(node, Or) else "?") + "(" + ",".join(parts) + ")"
