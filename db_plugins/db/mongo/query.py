@@ -281,7 +281,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         # Only a new document needs every required field (as on SQL engines, a hit is returned as it is).
         document = to_document(self.model, self._checked(given, "get_or_create"))
         if self.connection.in_transaction:
-            return self._insert_or_read(where, document)
+            # A failed write would abort the caller's transaction: upsert, which cannot fail on the key.
+            return self._upsert(where, document)
         pinned = {k for k, v in document.items() if v is not None and self._pinned(node, k)}
         if any(keys <= pinned for keys in self._unique):
             return self._upsert(where, document)
@@ -311,7 +312,9 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         for _ in range(UPSERT_ATTEMPTS):
             try:
                 with self.connection.guard(write=True):
-                    result = self.collection.update_one(where, {"$setOnInsert": document}, upsert=True)
+                    result = self.collection.update_one(
+                        where, {"$setOnInsert": document}, upsert=True, **self.connection.session_args()
+                    )
             except DuplicateKeyError:
                 # Two upserts raced on the unique key; the other one created the document.
                 result = None
