@@ -36,9 +36,12 @@ batch leaves nothing written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import decimal
+import functools
+import gc
 import io
 import itertools
 import re
@@ -52,7 +55,7 @@ import sqlalchemy as sa
 
 from ...errors import IntegrityError, ValidationError
 from ...filters import KINDS, FieldInfo
-from ..generic import batched
+from ..generic import batched, document_problem
 from .features import SQLFeatures
 
 __all__ = ["batched", "Checker", "RowWriter", "update_rows"]
@@ -96,7 +99,15 @@ class Checker:
     JSON) are left to SQLAlchemy's own type handling.
     """
 
-    def __init__(self, schema: Mapping[str, FieldInfo], model_name: str) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, FieldInfo],
+        model_name: str,
+        *,
+        nul_in_strings: bool = True,
+        documents: Iterable[str] = (),
+        max_nesting: int = 100,
+    ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
         # None for "any": nothing to check. Otherwise the exact types accepted without a call.
@@ -104,6 +115,16 @@ class Checker:
             key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
             for key, kind in self._kinds.items()
         }
+        # What a value's type does not tell: an int beyond 64 bits (no engine stores
+        # one; drivers fail in their own ways), a NUL where strings cannot hold it.
+        self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
+        for key, kind in self._kinds.items():
+            if kind in ("int", "float"):
+                self._limits[key] = _outside_int64
+            elif kind == "str" and not nul_in_strings:
+                self._limits[key] = _nul_in_string
+        for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
+            self._limits[key] = functools.partial(_document_problem, max_nesting=max_nesting)
 
     def kind(self, key: str) -> str | None:
         """The kind of field ``key`` (``None`` if there is no such field)."""
@@ -129,25 +150,74 @@ class Checker:
         """A new dict of ``data``'s checked values; unknown fields are refused."""
         out = {}
         fast = self._fast
+        limits = self._limits
         for key, value in data.items():
             if key not in fast:
                 raise self.unknown(key, what)
             allowed = fast[key]
             out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
+            if key in limits:
+                self._limit(key, (out[key],), what)
         return out
 
     def column(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
         """``values`` of field ``key`` checked: returned as they are on the common path."""
         fast = self._fast[key]
-        if fast is None or set(map(type, values)) <= fast:
-            return values
-        return [v if type(v) in fast else self.value(key, v, what) for v in values]
+        if fast is not None and not set(map(type, values)) <= fast:
+            values = [v if type(v) in fast else self.value(key, v, what) for v in values]
+        if key in self._limits:
+            self._limit(key, values, what)
+        return values
+
+    def _limit(self, key: str, values: Sequence[Any], what: str) -> None:
+        problem = self._limits[key](values)
+        if problem:
+            raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {problem}")
 
     def keys(self, keys: Iterable[Any], what: str) -> None:
         """Refuse any key that is not a field."""
         for key in keys:
             if key not in self._fast:
                 raise self.unknown(key, what)
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _only(values: Sequence[Any], kind: type) -> Sequence[Any]:
+    """The values of type ``kind`` among ``values``, without a Python loop when that is all of them."""
+    types = set(map(type, values))
+    if kind not in types:
+        return ()
+    return values if len(types) == 1 else [v for v in values if type(v) is kind]
+
+
+def _outside_int64(values: Sequence[Any]) -> str | None:
+    """Why an int among ``values`` cannot be stored, or ``None`` (min/max: one pass in C)."""
+    ints = _only(values, int)
+    if ints and (min(ints) < INT64_MIN or max(ints) > INT64_MAX):
+        bad = next(v for v in ints if not INT64_MIN <= v <= INT64_MAX)
+        shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
+        return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
+    return None
+
+
+def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
+    """Why a JSON document among ``values`` cannot be stored, or ``None`` (JSON has no NaN)."""
+    for value in values:
+        if isinstance(value, (dict, list, float)):
+            problem = document_problem(value, finite=True, max_nesting=max_nesting)
+            if problem:
+                return problem
+    return None
+
+
+def _nul_in_string(values: Sequence[Any]) -> str | None:
+    """Why a string among ``values`` cannot be stored (it holds a NUL), or ``None``."""
+    strings = _only(values, str)
+    if strings and "\x00" in "".join(strings):  # one search in C over the whole column
+        return "the string holds a NUL (\\x00) character, which this database cannot store in text"
+    return None
 
 
 class _Null:
@@ -276,9 +346,15 @@ class _Shape:
                     continue
                 self._slots.append(fill)
             self.all_columns.append(column)
-        dialect = writer.dialect
-        self.processors = [_processor(c, dialect) for c in self.all_columns]
+        self.processors = [_column_processor(c, writer.features) for c in self.all_columns]
         self.pk = [c.key for c in table.primary_key.columns]
+        # The row's values in this shape's order, straight from a dict giving exactly these keys.
+        self.getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _getter(list(keys)) if keys else _empty
+        # The primary key of a row of values (None when the shape does not give all of it).
+        positions = [keys.index(k) for k in writer.pk] if writer.pk and set(writer.pk) <= set(keys) else None
+        self.key_of: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = (
+            _getter(positions) if positions is not None else None
+        )
         self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
         self._multirow: tuple[str, str, str] | None = None
@@ -323,7 +399,7 @@ class _Shape:
 
     def processed(self, columns: list[Sequence[Any]]) -> list[Sequence[Any]]:
         """Columns through their SQLAlchemy bind processors (what the driver would receive)."""
-        return [values if proc is None else list(map(proc, values)) for proc, values in zip(self.processors, columns)]
+        return [values if proc is None else proc(values) for proc, values in zip(self.processors, columns)]
 
     def params(self, columns: list[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as SQLAlchemy parameter dicts (given columns only: SQLAlchemy applies the defaults)."""
@@ -350,8 +426,24 @@ def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     return None
 
 
-def _processor(column: sa.Column, dialect: sa.engine.Dialect) -> Callable[[Any], Any] | None:
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
+def _column_processor(column: sa.Column, features: SQLFeatures) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """A function putting a whole column through the column type's bind processor (``None``: nothing to do)."""
+    dialect = features.dialect
+    impl = column.type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is None:
+        return None
+    faster = features.bulk_processor(impl, process)
+    if faster is not None:
+        return faster
+    if isinstance(impl, sa.Boolean) and not isinstance(impl, sa.types.TypeDecorator):
+        # The processor checks the value and makes it a bool or an int: a bool
+        # already is one, which every fast path's driver sends as the int would be.
+        return lambda values: values if set(map(type, values)) <= _BOOLS else list(map(process, values))
+    return lambda values: list(map(process, values))
+
+
+_BOOLS = frozenset({bool, _NONE})
 
 
 class RowWriter:
@@ -376,12 +468,11 @@ class RowWriter:
         }
         by_column = {column.key: key for key, column in self.columns.items()}
         self.pk = tuple(by_column[c.key] for c in table.primary_key.columns)
-        self._uuid_pk = [checker.kind(k) == "uuid" for k in self.pk]
+        uuid_pk = tuple(checker.kind(k) == "uuid" for k in self.pk)
+        self._uuid_pk = uuid_pk if any(uuid_pk) else None
         # (keys as given, mode) -> (shape, getter putting the values in canonical order or None)
         self._seen: dict[tuple[tuple[Any, ...], str], tuple[_Shape, Any]] = {}
         self._shapes: dict[tuple[tuple[str, ...], str], _Shape] = {}
-
-    # -- reading ---------------------------------------------------------------
 
     def _shape(self, keys: tuple[Any, ...], mode: str, what: str) -> tuple[_Shape, Any]:
         """The shape of rows giving ``keys`` (in this order) and the getter reordering their values."""
@@ -396,57 +487,93 @@ class RowWriter:
             found = self._seen[(keys, mode)] = (shape, reorder)
         return found
 
-    def _read(self, rows: Iterator[Mapping[str, Any]], mode: str) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
-        """One batch of rows, as value tuples grouped by the keys they give (in order)."""
-        size = self.features.bulk_batch_size
-        if mode == "error":
-            groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-            for row in itertools.islice(rows, size):
-                keys = tuple(row)
-                group = groups.get(keys)
-                if group is None:
-                    groups[keys] = group = []
-                group.append(tuple(row.values()))
-            return groups
-        return self._read_distinct(rows, size, keep_last=mode == "update")
+    # -- reading ---------------------------------------------------------------
 
-    def _read_distinct(
-        self, rows: Iterator[Mapping[str, Any]], size: int, keep_last: bool
-    ) -> dict[tuple[Any, ...], list[tuple[Any, ...]]]:
-        """Like :meth:`_read`, one row per primary key, sorted by key so that
-        concurrent writers lock rows in the same order."""
-        pk = self.pk
-        keyed: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
-        loose: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
-        for row in itertools.islice(rows, size):
-            entry = (tuple(row), tuple(row.values()))
-            key = tuple(self._key_value(i, row.get(k)) for i, k in enumerate(pk)) if pk else (None,)
-            if None in key:
+    def _read(
+        self, rows: Iterator[Any], mode: str, normalize: Callable[[Any], dict[str, Any]], what: str
+    ) -> tuple[dict[_Shape, list[tuple[Any, ...]]], list[_Shape] | None]:
+        """One batch: value tuples (in their shape's field order) grouped by shape,
+        and the shape of each row in input order once there is more than one shape.
+
+        Each row's values are copied out as it is read (a generator may reuse
+        its dict). In the common case -- every row giving the same fields -- a
+        row costs one ``len`` and one ``itemgetter`` call.
+        """
+        groups: dict[_Shape, list[tuple[Any, ...]]] = {}
+        order: list[_Shape] | None = None
+        bucket: list[tuple[Any, ...]] = []
+        shape: _Shape | None = None
+        width, getter = -1, _no_values
+        for row in itertools.islice(rows, self.features.bulk_batch_size):
+            if type(row) is not dict:
+                row = normalize(row)
+            if len(row) == width:
+                try:
+                    bucket.append(getter(row))
+                except KeyError:
+                    pass
+                else:
+                    if order is not None:
+                        order.append(shape)  # type: ignore[arg-type]
+                    continue
+            shape, reorder = self._shape(tuple(row), mode, what)
+            values = tuple(row.values())
+            if shape not in groups and groups and order is None:
+                order = [s for s, v in groups.items() for _ in v]
+            bucket = groups.setdefault(shape, [])
+            bucket.append(values if reorder is None else reorder(values))
+            if order is not None:
+                order.append(shape)
+            width, getter = len(shape.keys), shape.getter
+        return groups, order
+
+    def _distinct(
+        self, groups: dict[_Shape, list[tuple[Any, ...]]], order: list[_Shape] | None, keep_last: bool
+    ) -> dict[_Shape, list[tuple[Any, ...]]]:
+        """One row per primary key (the first or the last given), sorted by key so that
+        concurrent writers lock rows in the same order; rows without a key are kept."""
+        if order is None and len(groups) == 1 and self._uuid_pk is None:
+            quick = _distinct_one_shape(*next(iter(groups.items())), keep_last)
+            if quick is not None:
+                return quick
+        if order is None:
+            entries: Iterable[tuple[_Shape, tuple[Any, ...]]] = ((s, v) for s, vs in groups.items() for v in vs)
+        else:
+            iterators = {s: iter(vs) for s, vs in groups.items()}
+            entries = ((s, next(iterators[s])) for s in order)
+        keyed: dict[Any, tuple[_Shape, tuple[Any, ...]]] = {}
+        loose = []
+        uuid_pk = self._uuid_pk
+        for entry in entries:
+            key_of = entry[0].key_of
+            key = None if key_of is None else key_of(entry[1])
+            if key is None or None in key:
                 loose.append(entry)
-            elif keep_last or key not in keyed:
+                continue
+            if uuid_pk is not None:
+                key = tuple(_as_uuid(v) if u else v for v, u in zip(key, uuid_pk))
+            if keep_last or key not in keyed:
                 keyed[key] = entry
         try:
             ordered = [keyed[k] for k in sorted(keyed)]
         except TypeError:  # keys of mixed types: keep the input order
             ordered = list(keyed.values())
-        groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-        for keys, values in itertools.chain(ordered, loose):
-            groups.setdefault(keys, []).append(values)
-        return groups
-
-    def _key_value(self, index: int, value: Any) -> Any:
-        # A UUID key may come as a string or a UUID: the same key either way.
-        if self._uuid_pk[index] and isinstance(value, str):
-            try:
-                return uuid.UUID(value)
-            except ValueError:
-                return value
-        return value
+        distinct: dict[_Shape, list[tuple[Any, ...]]] = {}
+        for shape, values in itertools.chain(ordered, loose):
+            distinct.setdefault(shape, []).append(values)
+        return distinct
 
     # -- writing ---------------------------------------------------------------
 
-    def insert(self, connection: sa.Connection, rows: Iterable[Mapping[str, Any]], mode: str) -> int:
-        """Insert ``rows`` (mappings of field -> value) with ``on_conflict`` ``mode``; return the rows written.
+    def insert(
+        self,
+        connection: sa.Connection,
+        rows: Iterable[Any],
+        mode: str,
+        normalize: Callable[[Any], dict[str, Any]] = dict,
+    ) -> int:
+        """Insert ``rows`` (dicts of field -> value; anything else goes through
+        ``normalize`` first) with ``on_conflict`` ``mode``; return the rows written.
 
         ``"ignore"`` keeps the first of rows sharing a key and counts only the
         rows inserted; ``"update"`` keeps the last and counts every row written.
@@ -454,25 +581,21 @@ class RowWriter:
         what = "bulk_insert"
         iterator = iter(rows)
         written = 0
-        while groups := self._read(iterator, mode):
-            # Every group of the batch is checked before any of it is sent.
-            ready: dict[_Shape, tuple[list[Sequence[Any]], int]] = {}
-            for keys, values in groups.items():
-                shape, reorder = self._shape(keys, mode, what)
-                columns: list[Sequence[Any]] = list(zip(*(values if reorder is None else map(reorder, values))))
-                if shape in ready:  # the same fields given in another order
-                    before, count = ready[shape]
-                    columns = [a + b for a, b in zip(before, columns)]
-                    ready[shape] = (columns, count + len(values))
-                else:
-                    ready[shape] = (columns, len(values))
-            checked = [
-                (shape, [self.checker.column(k, v, what) for k, v in zip(shape.keys, columns)], n)
-                for shape, (columns, n) in ready.items()
-            ]
-            for shape, columns, n in checked:
-                written += self._write(connection, shape, columns, n)
-        return written
+        while True:
+            groups, order = self._read(iterator, mode, normalize, what)
+            if not groups:
+                return written
+            with _gc_paused():
+                if mode != "error":
+                    groups = self._distinct(groups, order, keep_last=mode == "update")
+                # Every group of the batch is checked before any of it is sent.
+                checked = []
+                for shape, values in groups.items():
+                    columns = list(zip(*values)) if shape.keys else []
+                    columns = [self.checker.column(k, c, what) for k, c in zip(shape.keys, columns)]
+                    checked.append((shape, columns, len(values)))
+                for shape, columns, n in checked:
+                    written += self._write(connection, shape, columns, n)
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
         features = self.features
@@ -493,11 +616,68 @@ class RowWriter:
         return _sqlalchemy_insert(connection, shape, shape.params(columns) if shape.keys else [{}] * n)
 
 
-def _getter(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+def _distinct_one_shape(
+    shape: _Shape, values: list[tuple[Any, ...]], keep_last: bool
+) -> dict[_Shape, list[tuple[Any, ...]]] | None:
+    """:meth:`RowWriter._distinct` for one field set and a one-column key, in C loops;
+    ``None`` when it does not apply (no key given, a NULL key, keys that do not sort)."""
+    if shape.key_of is None or len(shape.writer.pk) != 1:
+        return None
+    index = shape.keys.index(shape.writer.pk[0])
+    keys = [v[index] for v in values]
+    if None in keys:
+        return None
+    # dict() keeps the last value given for a key: build it backwards for "first wins".
+    keyed = dict(zip(keys, values)) if keep_last else dict(zip(reversed(keys), reversed(values)))
+    try:
+        return {shape: [keyed[k] for k in sorted(keyed)]}
+    except TypeError:
+        return None
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is turned into columns and sent.
+
+    That work allocates a few containers per row and frees them all at the
+    end of the batch; the collector would otherwise run hundreds of times per
+    100,000 rows, walking the caller's own live objects each time. The caller's
+    row generator is never run inside (its garbage is collected as usual), and
+    a collector disabled by the application stays disabled.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _no_values(row: Any) -> tuple[Any, ...]:
+    raise KeyError("no shape yet")
+
+
+def _as_uuid(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _getter(indexes: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``itemgetter`` that always returns a tuple."""
     if len(indexes) == 1:
         index = indexes[0]
         return lambda values: (values[index],)
     return itemgetter(*indexes)
+
+
+def _empty(row: Any) -> tuple[Any, ...]:
+    return ()
 
 
 # -- the paths ---------------------------------------------------------------------

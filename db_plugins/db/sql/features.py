@@ -9,8 +9,9 @@ the portable lowest common denominator.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from sqlalchemy.sql.expression import ColumnElement
 __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
 
 DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
+#: A statement beyond the engine's limits (too many parameters, an expression too deep).
+UNSUPPORTED = "unsupported"
 
 
 class SQLFeatures:
@@ -57,6 +60,10 @@ class SQLFeatures:
     stream_cursor: bool = True
     #: Rows per statement / COPY chunk in bulk writes.
     bulk_batch_size: int = 5000
+    #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
+    nul_in_strings: bool = True
+    #: Levels of nesting a JSON value may have (MariaDB's JSON_VALID refuses 32).
+    max_nesting: int = 100
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
 
@@ -86,6 +93,15 @@ class SQLFeatures:
     def insert(self, table: sa.Table) -> Any:
         return sa.insert(table)
 
+    def bulk_processor(
+        self, impl: sa.types.TypeEngine, process: Callable[[Any], Any]
+    ) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+        """A faster equivalent of ``process`` (``impl``'s bind processor) over a whole column, or ``None``.
+
+        Used by ``bulk_insert``'s fast paths; it must give exactly what ``process`` gives.
+        """
+        return None
+
     def binary_string(self, expr: ColumnElement) -> ColumnElement:
         """``expr`` compared and sorted in code-point order."""
         return sa.collate(expr, self.sort_collation) if self.sort_collation else expr
@@ -110,12 +126,16 @@ class SQLFeatures:
     # -- errors -----------------------------------------------------------------
 
     def classify(self, orig: BaseException) -> str | None:
-        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"`` or ``None`` for a driver error."""
+        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"``, ``"unsupported"`` or ``None``
+        for a driver error."""
         return None
 
 
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+_SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
 
 
 class SQLiteFeatures(SQLFeatures):
@@ -141,6 +161,25 @@ class SQLiteFeatures(SQLFeatures):
             options["connect_args"]["check_same_thread"] = False
             self.stream_cursor = False
         return options
+
+    def bulk_processor(
+        self, impl: sa.types.TypeEngine, process: Callable[[Any], Any]
+    ) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+        from sqlalchemy.dialects.sqlite import DATETIME
+
+        # SQLAlchemy formats every datetime field by field (~1 us a value); for a
+        # naive datetime its default storage format is exactly isoformat(" ", "microseconds").
+        if type(impl) is DATETIME and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
+
+            def iso(values: Sequence[Any]) -> list[Any]:
+                datetime = dt.datetime
+                return [
+                    v.isoformat(" ", "microseconds") if type(v) is datetime and v.tzinfo is None else process(v)
+                    for v in values
+                ]
+
+            return iso
+        return None
 
     @staticmethod
     def _in_memory(url: sa.engine.URL) -> bool:
@@ -179,7 +218,12 @@ class SQLiteFeatures(SQLFeatures):
             return RETRY
         if name.startswith(("SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_IOERR")) or "unable to open" in text:
             return CONNECTION
+        if name == "SQLITE_TOOBIG" or any(limit in text for limit in _SQLITE_LIMITS):
+            return UNSUPPORTED
         return None
+
+
+_SQLITE_LIMITS = ("too many SQL variables", "Expression tree is too large", "too many terms", "parser stack overflow")
 
 
 class PostgreSQLFeatures(SQLFeatures):
@@ -188,7 +232,19 @@ class PostgreSQLFeatures(SQLFeatures):
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"
-    connect_args = {"connect_timeout": 10}
+    nul_in_strings = False
+    # libpq has no read timeout. A server that refuses or does not answer the
+    # connect fails within connect_timeout; a peer that vanishes (host down,
+    # network cut) is noticed by TCP keepalives within about a minute, instead
+    # of the system's default two hours. (A query's own duration is the server's
+    # statement_timeout to bound.)
+    connect_args = {
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
 
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -234,6 +290,8 @@ class PostgreSQLFeatures(SQLFeatures):
             return CONNECTION
         if code and (code.startswith(("08", "57P", "28", "3D")) or code == "53300"):
             return CONNECTION
+        if code and code.startswith("54"):  # program_limit_exceeded: statement too complex, too many arguments
+            return UNSUPPORTED
         return None
 
 
@@ -258,7 +316,12 @@ class MySQLFeatures(SQLFeatures):
     nulls_sort_low = True
     sort_collation = "utf8mb4_bin"
     exact_string_equality = False
-    connect_args = {"connect_timeout": 10}
+    max_nesting = 31
+    # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
+    # that stopped answering, and is longer than any wait dbp itself asks the
+    # server for (the migration lock waits up to LOCK_TIMEOUT, 10 minutes).
+    # Override in ENGINE_OPTIONS["connect_args"] (seconds; None: no limit).
+    connect_args = {"connect_timeout": 10, "read_timeout": 900, "write_timeout": 900}
 
     def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
         options = super().engine_options(url)
@@ -323,6 +386,8 @@ class MySQLFeatures(SQLFeatures):
             return CONNECTION
         if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             return CONNECTION
+        if code == 1436:  # thread stack overrun: an expression too deep
+            return UNSUPPORTED
         return None
 
 

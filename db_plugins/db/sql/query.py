@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
-from ..generic import BaseQuery, check_on_conflict, describe, equalities
+from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from .filters import SQLCompiler
 
@@ -74,7 +74,13 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._pk = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         self._by_column = {column: key for key, column in self.columns.items()}
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
-        self._checker = bulk.Checker(schema, self.model_name)
+        self._checker = bulk.Checker(
+            schema,
+            self.model_name,
+            nul_in_strings=connection.features.nul_in_strings,
+            documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
+            max_nesting=connection.features.max_nesting,
+        )
         self._writer: bulk.RowWriter | None = None
 
     # -- schema -------------------------------------------------------------------
@@ -183,6 +189,10 @@ class SQLQuery(BaseQuery[Any, Any]):
     def _row(self, obj: Any, what: str) -> dict[str, Any]:
         return self._checker.row(self._mapping(obj, what), what)
 
+    def _bulk_row(self, obj: Any) -> dict[str, Any]:
+        """A row of ``bulk_insert`` that is not a plain dict, as one."""
+        return dict(self._mapping(obj, "bulk_insert"))
+
     def _mapping(self, obj: Any, what: str) -> Mapping[str, Any]:
         """``obj``'s field values, unchecked: a mapping as it is, an instance's loaded columns."""
         if isinstance(obj, Mapping):
@@ -223,15 +233,13 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
         check_on_conflict(on_conflict)
+        check_rows(rows, self.model_name)
         if self._writer is None:
             self._writer = bulk.RowWriter(self.table, self.columns, self._checker, self.features)
         writer = self._writer
 
         def work(session: orm.Session) -> int:
-            mapping = self._mapping
-            # Plain dicts (the common case) go through as they are; the writer snapshots them.
-            mappings = (r if type(r) is dict else mapping(r, "bulk_insert") for r in rows)
-            return writer.insert(session.connection(), mappings, on_conflict)
+            return writer.insert(session.connection(), rows, on_conflict, self._bulk_row)
 
         # A generator cannot be replayed, so only a sequence is retried after a deadlock.
         return self.connection.run(work, retry=isinstance(rows, Sequence))

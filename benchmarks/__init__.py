@@ -1,0 +1,9 @@
+"""The db-plugins benchmark harness: our query interface against the raw drivers.
+
+``python -m benchmarks [--engines ...] [--rows N] [--repeat K] [--out FILE] [--quick]``
+runs every operation on every engine whose server is configured (the same
+``DBP_TEST_*_URL`` variables as the tests; SQLite always), each in a private
+database created for the run and dropped afterwards. For every operation it
+times our call and the raw driver doing the same work, alternating the two,
+and reports the medians and their ratio. See ``docs/performance.md``.
+"""

@@ -1,0 +1,363 @@
+"""Every operation on one engine: ours (``db.query(Model)``) against the raw driver.
+
+The same suite runs on SQL and Mongo engines: the query interface is the same,
+and :mod:`benchmarks.raw` gives both kinds of raw reference the same methods
+(tables or collections; tuples or ready dicts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import db_plugins
+
+from .databases import SQL_ENGINES
+from .harness import LATENCY, RATE, SIZE, Result, Target, compare
+from .models import SQL_MODELS, Base, mongo_models, row, rows, tuples
+from .raw import RawMongo, database_of, is_ferretdb, raw_sql
+
+PER_PAGE = 100
+COUNT_CAP = 10_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Sizes:
+    """How much work each operation does in one timed run."""
+
+    rows: int  # bulk_insert / upsert rows
+    read_rows: int  # rows in the read table (paginate, count, find_one, stream)
+    repeat: int
+    find_calls: int
+    goc_calls: int
+    page_calls: int
+    count_calls: int
+    stream_repeat: int
+
+    @property
+    def update_rows(self) -> int:
+        return max(1, self.rows // 10)
+
+    @property
+    def depth(self) -> int:
+        """The deep page's first row: 90% into the read table, on a page boundary."""
+        return max(PER_PAGE, int(self.read_rows * 0.9) // PER_PAGE * PER_PAGE)
+
+
+class Suite:
+    """One engine's database, our connection, the raw reference, and the results."""
+
+    def __init__(self, engine: str, url: str, sizes: Sizes, log: Callable[[str], None], only: list[str]) -> None:
+        self.engine = engine
+        self.url = url
+        self.sizes = sizes
+        self.log = log
+        self.only = only
+        self.sql = engine in SQL_ENGINES
+        self.results: list[Result] = []
+        self.db = db_plugins.connect(url)
+        if self.sql:
+            Base.metadata.create_all(self.db.engine)
+            self.models = SQL_MODELS
+            self.raw: Any = raw_sql(engine, url)
+        else:
+            self.models = mongo_models()
+            if engine == "mongomock":
+                # The data lives in this process: the raw side must use the same client.
+                self.raw = RawMongo(self.db.client, database_of(url), bulk_write=False)
+            else:
+                self.raw = RawMongo.connect(url)
+        self.q = {name: self.db.query(model) for name, model in self.models.items()}
+        self.notes: list[str] = []
+        # FerretDB 1.24 never answers a bulk_write that updates 100 or more existing
+        # documents, and stops answering anyone else too: skip those workloads there.
+        self.skip_bulk_updates = engine == "mongodb" and is_ferretdb(self.raw.client)
+        self.tables = {name: f"bench_{name}" for name in self.models}
+
+    def close(self) -> None:
+        if getattr(self.raw, "client", None) is not getattr(self.db, "client", None) or self.sql:
+            self.raw.close()
+        self.db.close()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def data(self, start: int, count: int, **changes: Any) -> list[Any]:
+        """Rows ready for the raw driver: tuples (SQL) or documents keyed by ``_id`` (Mongo)."""
+        if self.sql and not changes:
+            return tuples(start, count)
+        ready = [{**r, **changes} for r in rows(start, count)]
+        return [tuple(r.values()) for r in ready] if self.sql else [RawMongo.doc(r) for r in ready]
+
+    def wanted(self, operation: str) -> bool:
+        return not self.only or any(operation.startswith(prefix) for prefix in self.only)
+
+    def add(self, result: Result) -> Result:
+        self.results.append(result)
+        self.log(f"  {result.operation:<40} ours {result.shown(result.ours):>12}  raw {result.shown(result.raw):>12}")
+        return result
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"{self.engine}: {text}")
+        self.log(f"  note: {text}")
+
+    def expect(self, what: str, got: Any, want: Any) -> None:
+        """A benchmark that did not do its work measures nothing: stop."""
+        if got != want:
+            raise AssertionError(f"{self.engine} {what}: expected {want!r}, got {got!r}")
+
+    # -- the operations ----------------------------------------------------------------
+
+    def run(self) -> list[Result]:
+        s = self.sizes
+        if self.wanted("bulk_insert"):
+            self.bulk_insert()
+        updates = self.wanted("upsert") or self.wanted("bulk_insert ignore") or self.wanted("bulk_update")
+        if updates and self.skip_bulk_updates:
+            self.note(
+                "upsert, bulk_insert ignore and bulk_update skipped: FerretDB 1.24 hangs (and stops answering "
+                "every client) on a bulk_write updating 100 or more existing documents"
+            )
+        else:
+            if self.wanted("upsert") or self.wanted("bulk_insert ignore"):
+                self.upserts()
+            if self.wanted("bulk_update"):
+                self.bulk_update()
+        reads = ("paginate", "count", "find_one", "stream", "get_or_create")
+        if any(self.wanted(op) for op in reads):
+            self.log(f"  loading {s.read_rows:,} rows into bench_read")
+            self.q["read"].bulk_insert(row(i) for i in range(s.read_rows))
+            self.expect("read table", self.q["read"].count(), s.read_rows)
+        if self.wanted("paginate"):
+            self.paginate()
+        if self.wanted("count"):
+            self.count()
+        if self.wanted("get_or_create"):
+            self.get_or_create()
+        if self.wanted("find_one"):
+            self.find_one()
+        if self.wanted("stream"):
+            if self.engine == "mongomock":
+                self.note("stream skipped: mongomock's data lives in this process, a fresh one would see none")
+            else:
+                self.stream()
+        return self.results
+
+    def bulk_insert(self) -> None:
+        n = self.sizes.rows
+        ours_rows, raw_rows = rows(0, n), self.data(0, n)
+        q, table = self.q["write"], self.tables["write"]
+        ours, raw = compare(
+            lambda: self.expect("bulk_insert", q.bulk_insert(ours_rows), n),
+            lambda: self.raw.bulk_insert(table, raw_rows),
+            self.sizes.repeat,
+            setup=lambda side: self.raw.truncate(table),
+        )
+        self.expect("bulk_insert rows", q.count(), n)
+        self.add(Result(f"bulk_insert {n:,} rows", self.engine, RATE, n, ours, raw, target=Target(1.25, "ratio")))
+
+    def upserts(self) -> None:
+        """``on_conflict="update"`` and ``"ignore"`` over a table already holding every other key."""
+        n = self.sizes.rows
+        q, table = self.q["write"], self.tables["write"]
+        existing = self.data(0, n)[::2]
+        ours_rows = [{**r, "mag": r["mag"] + 1, "ndet": r["ndet"] + 1} for r in rows(0, n)]
+        raw_rows = self.data(0, n)
+        raw_rows = [
+            (*r[:2], r[2] + 1, r[3] + 1, r[4]) if self.sql else {**r, "mag": r["mag"] + 1, "ndet": r["ndet"] + 1}
+            for r in raw_rows
+        ]
+
+        def setup(side: str) -> None:
+            self.raw.truncate(table)
+            self.raw.bulk_insert(table, existing)
+
+        for mode, name, target in (
+            ("update", f"upsert {n:,} rows, half existing", Target(2.0, "ratio")),
+            ("ignore", f"bulk_insert ignore {n:,} rows, half existing", Target(2.0, "ratio")),
+        ):
+            if not self.wanted(name.split(" ", 1)[0]) and not self.wanted(name):
+                continue
+            want = n if mode == "update" else n - len(existing)
+            ours, raw = compare(
+                lambda mode=mode, want=want: self.expect(mode, q.bulk_insert(ours_rows, on_conflict=mode), want),
+                lambda mode=mode: self.raw.upsert(table, raw_rows, mode),
+                self.sizes.repeat,
+                setup=setup,
+            )
+            self.add(Result(name, self.engine, RATE, n, ours, raw, target=target))
+
+    def bulk_update(self) -> None:
+        n = self.sizes.update_rows
+        q, table = self.q["write"], self.tables["write"]
+        state: dict[str, Any] = {"run": 0}
+
+        def setup(side: str) -> None:
+            self.raw.truncate(table)
+            self.raw.bulk_insert(table, self.data(0, n))
+            state["run"] += 1
+            state["instances"] = list(q.find_all(paginate=False)) if side == "ours" else None
+
+        def ours() -> None:
+            attrs = [{"mag": i * 0.5 + state["run"]} for i in range(n)]
+            self.expect("bulk_update", q.bulk_update(state["instances"], attrs), n)
+
+        def raw() -> None:
+            self.raw.bulk_update(table, [(i * 0.5 + state["run"], i) for i in range(n)])
+
+        ours_t, raw_t = compare(ours, raw, self.sizes.repeat, setup=setup)
+        self.add(Result(f"bulk_update {n:,} rows", self.engine, RATE, n, ours_t, raw_t))
+
+    def paginate(self) -> None:
+        s = self.sizes
+        q, table = self.q["read"], self.tables["read"]
+        calls, depth = s.page_calls, s.depth
+        before = q.paginate(page=depth // PER_PAGE, per_page=PER_PAGE, count=False)
+        cursor = before.next_cursor
+        self.expect("keyset cursor", before.items[-1].id, depth - 1)
+
+        def repeat(fn: Callable[[], Any]) -> Callable[[], None]:
+            return lambda: [fn() for _ in range(calls)] and None
+
+        cases = [
+            ("paginate page 1", lambda: q.paginate(page=1, per_page=PER_PAGE, count=False), 0, None),
+            (
+                f"paginate offset, row {depth:,}",
+                lambda: q.paginate(page=depth // PER_PAGE + 1, per_page=PER_PAGE, count=False),
+                depth,
+                None,
+            ),
+            (
+                f"paginate keyset, row {depth:,}",
+                lambda: q.paginate(per_page=PER_PAGE, count=False, after=cursor),
+                None,
+                Target(1.5, "vs:paginate page 1"),
+            ),
+        ]
+        for name, ours_fn, offset, target in cases:
+            first = ours_fn()
+            self.expect(name, first.items[0].id, depth if offset != 0 else 0)
+            if offset is None:
+                raw_fn = lambda: self.raw.keyset(table, depth - 1, PER_PAGE + 1)  # noqa: E731
+            else:
+                raw_fn = lambda offset=offset: self.raw.page(table, offset, PER_PAGE + 1)  # noqa: E731
+            ours, raw = compare(repeat(ours_fn), repeat(raw_fn), s.repeat)
+            self.add(Result(name, self.engine, LATENCY, calls, ours, raw, target=target))
+
+    def count(self) -> None:
+        s = self.sizes
+        q, table = self.q["read"], self.tables["read"]
+        calls = s.count_calls
+        self.expect("count", q.count(), s.read_rows)
+        cap = min(COUNT_CAP, s.read_rows // 2)
+        self.expect("capped count", q.count(max_results=cap), cap)
+        for name, ours_fn, raw_fn in (
+            ("count", lambda: q.count(), lambda: self.raw.count(table)),
+            (f"count max_results={cap:,}", lambda: q.count(max_results=cap), lambda: self.raw.count(table, cap)),
+        ):
+            ours, raw = compare(
+                lambda fn=ours_fn: [fn() for _ in range(calls)],
+                lambda fn=raw_fn: [fn() for _ in range(calls)],
+                s.repeat,
+            )
+            self.add(Result(name, self.engine, LATENCY, calls, ours, raw))
+
+    def get_or_create(self) -> None:
+        s = self.sizes
+        q, table = self.q["goc"], self.tables["goc"]
+        loaded = min(s.read_rows, 10_000)
+        self.raw.bulk_insert(table, self.data(0, loaded))
+        rng = random.Random(6)
+        hits = [rng.randrange(loaded) for _ in range(s.goc_calls)]
+        counter = {"ours": 10**8, "raw": 2 * 10**8}
+
+        def ours_get(keys: list[int]) -> None:
+            for k in keys:
+                values = row(k)
+                instance, _ = q.get_or_create({"id": values.pop("id")}, **values)
+                assert instance.id == k
+
+        def raw_get(keys: list[int]) -> None:
+            for k in keys:
+                self.raw.get_or_create(table, self.data(k, 1)[0])
+
+        def fresh(side: str) -> list[int]:
+            start = counter[side]
+            counter[side] += s.goc_calls
+            return list(range(start, start + s.goc_calls))
+
+        ours, raw = compare(lambda: ours_get(hits), lambda: raw_get(hits), s.repeat)
+        self.add(Result("get_or_create hit", self.engine, LATENCY, s.goc_calls, ours, raw))
+        before = q.count()
+        ours, raw = compare(lambda: ours_get(fresh("ours")), lambda: raw_get(fresh("raw")), s.repeat)
+        self.expect("get_or_create misses", q.count() - before, 2 * s.goc_calls * s.repeat)
+        self.add(Result("get_or_create miss", self.engine, LATENCY, s.goc_calls, ours, raw))
+
+    def find_one(self) -> None:
+        s = self.sizes
+        q, table = self.q["read"], self.tables["read"]
+        rng = random.Random(7)
+        keys = [rng.randrange(s.read_rows) for _ in range(s.find_calls)]
+        self.expect("find_one", q.find_one({"id": keys[0]}).id, keys[0])
+
+        def ours() -> None:
+            for k in keys:
+                q.find_one({"id": k})
+
+        def raw() -> None:
+            for k in keys:
+                self.raw.find_one(table, k)
+
+        ours_t, raw_t = compare(ours, raw, s.repeat)
+        target = Target(1.5, "ratio")
+        self.add(Result("find_one by key", self.engine, LATENCY, s.find_calls, ours_t, raw_t, target=target))
+
+    def stream(self) -> None:
+        """Each side streams the read table in a fresh process: throughput and peak RSS growth."""
+        s = self.sizes
+        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "raw": []}
+        for n in range(s.stream_repeat):
+            for side in ("ours", "raw") if n % 2 == 0 else ("raw", "ours"):
+                runs[side].append(stream_in_subprocess(self.engine, self.url, side, "read"))
+        for side, measured in runs.items():
+            for m in measured:
+                self.expect(f"stream rows ({side})", m["rows"], s.read_rows)
+        seconds = {side: [m["seconds"] for m in measured] for side, measured in runs.items()}
+        growth = {side: [m["growth_mb"] for m in measured] for side, measured in runs.items()}
+        name = f"stream {s.read_rows:,} rows"
+        self.add(Result(name, self.engine, RATE, s.read_rows, seconds["ours"], seconds["raw"]))
+        self.add(
+            Result(
+                f"{name}: peak RSS growth",
+                self.engine,
+                SIZE,
+                s.read_rows,
+                growth["ours"],
+                growth["raw"],
+                target=Target(50, "ours"),
+            )
+        )
+
+
+def stream_in_subprocess(engine: str, url: str, side: str, name: str) -> dict[str, Any]:
+    """Run :mod:`benchmarks.stream` in a fresh interpreter; its JSON report."""
+    spec = json.dumps({"engine": engine, "url": url, "side": side, "name": name, "batch": 1000})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stream", spec],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"stream subprocess ({engine}, {side}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,120 @@
+"""The benchmark harness runs (quick mode, small N) on every engine, so it never rots.
+
+No timing assertions: what is checked is that every operation ran on both
+sides, did its work (the suite itself verifies row counts and results), and
+that the report carries every number and target it promises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmarks import cli
+from benchmarks.harness import LATENCY, RATE, SIZE, Result, Target, check_targets, markdown_table, text_table
+from tests.servers import ENGINES, SERVER_ENGINES, base_url
+
+# Smaller than --quick: the point is that every path runs, in seconds.
+TINY = ["--quick", "--rows", "300", "--read-rows", "1000", "--mongo-read-rows", "300", "--quiet"]
+
+OPERATIONS = [
+    "bulk_insert 300 rows",
+    "upsert 300 rows, half existing",
+    "bulk_insert ignore 300 rows, half existing",
+    "bulk_update 30 rows",
+    "paginate page 1",
+    "paginate offset, row",
+    "paginate keyset, row",
+    "count",
+    "count max_results=",
+    "get_or_create hit",
+    "get_or_create miss",
+    "find_one by key",
+    "stream ",
+    "stream  rows: peak RSS growth",
+]
+
+
+def _names(results: list[dict]) -> list[str]:
+    return [r["operation"] for r in results]
+
+
+def _has(names: list[str], operation: str) -> bool:
+    if operation == "stream  rows: peak RSS growth":
+        return any(n.startswith("stream ") and n.endswith("peak RSS growth") for n in names)
+    if operation == "count":
+        return "count" in names
+    return any(n.startswith(operation) for n in names)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_quick_run_measures_every_operation(engine, tmp_path, capsys):
+    if engine in SERVER_ENGINES:
+        base_url(engine)  # skipped (or failed under DBP_REQUIRE_SERVERS=1) without a server
+    out = tmp_path / "bench.json"
+    assert cli.main([*TINY, "--engines", engine, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    results = payload["results"]
+    names = _names(results)
+    notes = " ".join(payload["meta"]["notes"])
+    expected = list(OPERATIONS)
+    if "FerretDB" in notes:
+        expected = [op for op in expected if not op.startswith(("upsert", "bulk_insert ignore", "bulk_update"))]
+    if engine == "mongomock":
+        expected = [op for op in expected if not op.startswith("stream")]
+    for operation in expected:
+        assert _has(names, operation), (operation, names)
+    assert all(r["engine"] == engine for r in results)
+    for r in results:
+        assert r["ours"] and r["raw"], r["operation"]
+        if r["unit"] == SIZE:
+            assert all(v >= 0 for v in r["ours"] + r["raw"])
+        else:
+            assert all(v > 0 for v in r["ours"] + r["raw"]), r["operation"]
+            assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0
+        if r["target"] is not None:
+            assert r["met"] in (True, False), r["operation"]
+        assert r["operation"] in printed
+    assert payload["meta"]["machine"]["cpus"] >= 1
+    assert payload["meta"]["sizes"][engine]["rows"] == 300
+
+
+def test_markdown_and_text_outputs(tmp_path):
+    out = tmp_path / "bench.md"
+    assert cli.main([*TINY, "--engines", "sqlite", "--only", "bulk_insert", "find_one", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("| operation | engine |")
+    assert any(line.startswith("| bulk_insert 300 rows | sqlite | rows/s |") for line in lines)
+    assert any(line.startswith("| find_one by key | sqlite | ms/call |") for line in lines)
+    assert not any("paginate" in line for line in lines)  # --only
+
+
+def test_unknown_engine_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--engines", "oracle"])
+    assert info.value.code == 2
+    assert "unknown engine(s): oracle" in capsys.readouterr().err
+
+
+def test_ratios_targets_and_units():
+    insert = Result(
+        "bulk_insert", "x", RATE, 1000, ours=[2.0, 1.0, 3.0], raw=[1.0, 1.0, 1.0], target=Target(1.25, "ratio")
+    )
+    assert insert.ratio == 2.0 and insert.met() is False
+    assert insert.shown(insert.ours) == "500"  # 1000 rows / median 2 s
+    page1 = Result("paginate page 1", "x", LATENCY, 10, ours=[0.010], raw=[0.005])
+    deep = Result(
+        "paginate keyset", "x", LATENCY, 10, ours=[0.012], raw=[0.005], target=Target(1.5, "vs:paginate page 1")
+    )
+    rss = Result("stream: peak RSS growth", "x", SIZE, 10, ours=[12.0], raw=[1.0], target=Target(50, "ours"))
+    check_targets([page1, deep, rss])
+    assert deep.against == pytest.approx(1.2) and deep.met() is True
+    assert page1.shown(page1.ours) == "1"  # ms per page
+    assert rss.ratio is None and rss.met() is True and rss.shown(rss.ours) == "12.0"
+    table = text_table([insert, page1, deep, rss])
+    assert "time ≤ 1.25x raw ✗" in table and "(1.20x) ✓" in table
+    assert markdown_table([insert]).count("\n") == 2
