@@ -22,8 +22,6 @@ from sqlalchemy.sql.expression import ColumnElement
 __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
 
 DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
-#: A statement beyond the engine's limits (too many parameters, an expression too deep).
-UNSUPPORTED = "unsupported"
 
 
 class SQLFeatures:
@@ -60,10 +58,6 @@ class SQLFeatures:
     stream_cursor: bool = True
     #: Rows per statement / COPY chunk in bulk writes.
     bulk_batch_size: int = 5000
-    #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
-    nul_in_strings: bool = True
-    #: Levels of nesting a JSON value may have (MariaDB's JSON_VALID refuses 32).
-    max_nesting: int = 100
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
 
@@ -126,8 +120,7 @@ class SQLFeatures:
     # -- errors -----------------------------------------------------------------
 
     def classify(self, orig: BaseException) -> str | None:
-        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"``, ``"unsupported"`` or ``None``
-        for a driver error."""
+        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"`` or ``None`` for a driver error."""
         return None
 
 
@@ -218,12 +211,7 @@ class SQLiteFeatures(SQLFeatures):
             return RETRY
         if name.startswith(("SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_IOERR")) or "unable to open" in text:
             return CONNECTION
-        if name == "SQLITE_TOOBIG" or any(limit in text for limit in _SQLITE_LIMITS):
-            return UNSUPPORTED
         return None
-
-
-_SQLITE_LIMITS = ("too many SQL variables", "Expression tree is too large", "too many terms", "parser stack overflow")
 
 
 class PostgreSQLFeatures(SQLFeatures):
@@ -232,19 +220,7 @@ class PostgreSQLFeatures(SQLFeatures):
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"
-    nul_in_strings = False
-    # libpq has no read timeout. A server that refuses or does not answer the
-    # connect fails within connect_timeout; a peer that vanishes (host down,
-    # network cut) is noticed by TCP keepalives within about a minute, instead
-    # of the system's default two hours. (A query's own duration is the server's
-    # statement_timeout to bound.)
-    connect_args = {
-        "connect_timeout": 10,
-        "keepalives": 1,
-        "keepalives_idle": 30,
-        "keepalives_interval": 10,
-        "keepalives_count": 3,
-    }
+    connect_args = {"connect_timeout": 10}
 
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -290,8 +266,6 @@ class PostgreSQLFeatures(SQLFeatures):
             return CONNECTION
         if code and (code.startswith(("08", "57P", "28", "3D")) or code == "53300"):
             return CONNECTION
-        if code and code.startswith("54"):  # program_limit_exceeded: statement too complex, too many arguments
-            return UNSUPPORTED
         return None
 
 
@@ -316,12 +290,7 @@ class MySQLFeatures(SQLFeatures):
     nulls_sort_low = True
     sort_collation = "utf8mb4_bin"
     exact_string_equality = False
-    max_nesting = 31
-    # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
-    # that stopped answering, and is longer than any wait dbp itself asks the
-    # server for (the migration lock waits up to LOCK_TIMEOUT, 10 minutes).
-    # Override in ENGINE_OPTIONS["connect_args"] (seconds; None: no limit).
-    connect_args = {"connect_timeout": 10, "read_timeout": 900, "write_timeout": 900}
+    connect_args = {"connect_timeout": 10}
 
     def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
         options = super().engine_options(url)
@@ -386,8 +355,6 @@ class MySQLFeatures(SQLFeatures):
             return CONNECTION
         if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             return CONNECTION
-        if code == 1436:  # thread stack overrun: an expression too deep
-            return UNSUPPORTED
         return None
 
 
