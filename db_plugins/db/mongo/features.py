@@ -26,8 +26,6 @@ class MongoFeatures:
     atomic_bulk: bool = False
     #: The server stores ``Decimal128`` values (FerretDB 1.x drops the connection instead).
     decimal128: bool = True
-    #: The server stores NaN and infinities (FerretDB 1.x refuses them, and drops the connection on NaN).
-    nonfinite_floats: bool = True
     #: ``Collection.bulk_write`` works (mongomock's breaks on pymongo >= 4.9).
     bulk_write: bool = True
     #: The engine lives in this process, and its writes must be serialized here.
@@ -46,7 +44,6 @@ class MongoFeatures:
         if "ferretdbVersion" in build or "ferretdbFeatures" in build:
             self.server = "ferretdb"
             self.decimal128 = False
-            self.nonfinite_floats = False
             self.delete_chunk = 30_000
         sessions = hello.get("logicalSessionTimeoutMinutes") is not None
         clustered = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"

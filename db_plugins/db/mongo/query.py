@@ -15,7 +15,7 @@ from pymongo import errors as mongo_errors
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, UnsupportedOperation, ValidationError
 from ...filters import And, Compare, FieldInfo, Node, Or
-from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
+from ..generic import BaseQuery, batched, check_on_conflict, describe, equalities
 from . import bulk
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
@@ -116,14 +116,6 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                         f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
                         f"which {self.features.describe()} cannot store"
                     )
-        # Nested documents are stored as literal data: no operator keys, nothing the encoder
-        # or the server would choke on (refused here, before any row of the call is sent).
-        finite = not self.features.nonfinite_floats
-        for name, value in values.items():
-            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
-                problem = document_problem(value, bson=True, finite=finite)
-                if problem:
-                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
         return values
 
     def _changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
@@ -171,7 +163,6 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         failed) with ``written`` and ``failed_keys``.
         """
         check_on_conflict(on_conflict)
-        check_rows(rows, self.model_name)
         pk = self.model.__primary_key__
         checked = 0
 
