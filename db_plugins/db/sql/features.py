@@ -197,8 +197,10 @@ class SQLiteFeatures(SQLFeatures):
 
         @event.listens_for(engine, "begin")
         def _begin(connection: sa.engine.Connection) -> None:
-            write = connection.get_execution_options().get("dbp_write")
-            connection.exec_driver_sql(self.write_begin if write else "BEGIN")
+            options = connection.get_execution_options()
+            if options.get("dbp_read"):
+                return  # one read statement: SQLite gives it a snapshot of its own
+            connection.exec_driver_sql(self.write_begin if options.get("dbp_write") else "BEGIN")
 
     def classify(self, orig: BaseException) -> str | None:
         name = getattr(orig, "sqlite_errorname", "") or ""

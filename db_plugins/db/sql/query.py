@@ -14,6 +14,7 @@ from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationE
 from ...filters import FieldInfo, Node
 from ..generic import BaseQuery, check_on_conflict, describe, equalities
 from . import bulk
+from . import rows as sessionless
 from .filters import SQLCompiler
 
 __all__ = ["SQLQuery", "field_kind"]
@@ -74,6 +75,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._pk = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         self._by_column = {column: key for key, column in self.columns.items()}
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
+        # Plain models are read without an ORM session outside transactions (see rows.py).
+        self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
         self._checker = bulk.Checker(schema, self.model_name)
         self._writer: bulk.RowWriter | None = None
 
@@ -144,7 +147,26 @@ class SQLQuery(BaseQuery[Any, Any]):
             stmt = stmt.offset(offset)
         return stmt
 
+    def _core_select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
+        """:meth:`_select` over the table's columns, for :attr:`_loader`."""
+        assert self._loader is not None
+        stmt = sa.select(*self._loader.columns).where(where).order_by(*self.compiler.order(order))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return stmt
+
+    @property
+    def _sessionless(self) -> bool:
+        """Reads may skip the ORM session: a plain model, outside ``db.transaction()``."""
+        return self._loader is not None and not self.connection.in_transaction
+
     def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
+        if self._sessionless:
+            stmt = self._core_select(where, order, limit, offset)
+            build = self._loader
+            return sessionless.reading(self.connection, lambda conn: [build(row) for row in conn.execute(stmt)])
         stmt = self._select(where, order, limit, offset)
         return self.connection.run(lambda s: list(s.scalars(stmt)), write=False)
 
@@ -154,6 +176,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         else:
             inner = sa.select(sa.literal(1).label("one")).select_from(self.table).where(where).limit(limit)
             stmt = sa.select(sa.func.count()).select_from(inner.subquery())
+        if not self.connection.in_transaction:
+            return sessionless.reading(self.connection, lambda conn: int(conn.execute(stmt).scalar_one()))
         return self.connection.run(lambda s: int(s.execute(stmt).scalar_one()), write=False)
 
     def _stream(self, where: Any, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[Any]:
@@ -165,6 +189,9 @@ class SQLQuery(BaseQuery[Any, Any]):
         if connection.in_transaction:
             # Inside db.transaction() the stream sees the block's own writes.
             return iter(connection._stack[-1].scalars(stmt))
+        if self._loader is not None:
+            core = self._core_select(where, order, None)
+            return sessionless.streaming(connection, core, batch_size, self._loader)
 
         def rows() -> Iterator[Any]:
             with connection.guard(), connection._sessions() as session:
