@@ -1,0 +1,115 @@
+"""SQL reads outside a transaction: plain models skip the ORM session, and nothing shows it.
+
+The instances a sessionless read builds must be the ones the ORM path gives:
+detached, with their identity, every column loaded, and the same errors on a
+lazy relationship. Models the ORM loads more for (eager relationships, load
+hooks, expression columns) must keep the ORM path.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event, orm
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+import db_plugins
+from db_plugins.db.sql.rows import InstanceLoader
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Parent(Base):
+    __tablename__ = "parents"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(sa.String(20))
+    children: Mapped[list[Child]] = relationship(back_populates="parent")
+
+
+class Child(Base):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    parent_id: Mapped[int] = mapped_column(sa.ForeignKey("parents.id"))
+    parent: Mapped[Parent] = relationship(back_populates="children", lazy="joined")
+
+
+class Hooked(Base):
+    __tablename__ = "hooked"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(sa.String(20))
+
+    @orm.reconstructor
+    def _loaded(self) -> None:
+        self.seen = True
+
+
+class Computed(Base):
+    __tablename__ = "computed"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column()
+    double: Mapped[int] = orm.column_property(sa.literal_column("2") * n)
+
+
+@pytest.fixture
+def db(tmp_path):
+    with db_plugins.connect({"URL": f"sqlite:///{tmp_path / 'reads.db'}"}) as conn:
+        Base.metadata.create_all(conn.engine)
+        yield conn
+
+
+def test_which_models_read_without_a_session(db):
+    assert db.query(Parent)._loader is not None
+    assert db.query(Child)._loader is None  # an eager relationship
+    assert db.query(Hooked)._loader is None  # a reconstructor
+    assert db.query(Computed)._loader is None  # an expression column
+    mapper = sa.inspect(Parent)
+    assert InstanceLoader.for_mapper(mapper, Parent.__table__, {"id": Parent.__table__.c.id}) is None
+
+
+def test_sessionless_instances_are_what_the_orm_gives(db):
+    q = db.query(Parent)
+    q.bulk_insert([{"id": 1, "name": "a"}, {"id": 2, "name": None}])
+    fast = q.find_one({"id": 1})
+    with db.transaction():
+        slow = q.find_one({"id": 1})  # inside a transaction: the ORM path
+    for instance in (fast, slow):
+        state = sa.inspect(instance)
+        assert state.detached and state.identity == (1,)
+        assert (instance.id, instance.name) == (1, "a")
+        with pytest.raises(orm.exc.DetachedInstanceError):
+            _ = instance.children
+    assert fast is not slow
+    # Detached instances go back through update(): their identity is what matters.
+    assert q.update(fast, {"name": "b"}).name == "b"
+    assert q.find_one({"id": 1}).name == "b"
+    page = q.paginate(per_page=1, count=True)
+    assert [p.id for p in page.items] == [1] and page.total == 2
+    assert [p.id for p in q.find_all(paginate=False)] == [1, 2]
+
+
+def test_eager_and_hooked_models_keep_the_orm_path(db):
+    db.query(Parent).insert({"id": 1, "name": "p"})
+    db.query(Child).insert({"id": 5, "parent_id": 1})
+    child = db.query(Child).find_one({"id": 5})
+    assert child.parent.name == "p"  # loaded eagerly, usable detached
+    db.query(Hooked).insert({"id": 1})
+    assert db.query(Hooked).find_one({"id": 1}).seen is True
+    db.query(Computed).insert({"id": 1, "n": 21})
+    assert db.query(Computed).find_one({"id": 1}).double == 42
+
+
+def test_load_event_listeners_keep_the_orm_path(db):
+    class Listened(Base):
+        __tablename__ = "listened"
+        id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+    seen = []
+    event.listen(Listened, "load", lambda target, context: seen.append(target.id))
+    Base.metadata.create_all(db.engine)
+    q = db.query(Listened)
+    assert q._loader is None
+    q.insert({"id": 3})
+    q.find_one({"id": 3})
+    assert seen == [3]
