@@ -58,6 +58,10 @@ class SQLFeatures:
     stream_cursor: bool = True
     #: Rows per statement / COPY chunk in bulk writes.
     bulk_batch_size: int = 5000
+    #: A single read statement outside ``db.transaction()`` runs in the driver's
+    #: autocommit mode: no ``BEGIN`` before it, no ``ROLLBACK`` after it. Only
+    #: where switching modes costs no round trip (psycopg2: a client-side flag).
+    read_autocommit: bool = False
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
 
@@ -219,6 +223,7 @@ class SQLiteFeatures(SQLFeatures):
 class PostgreSQLFeatures(SQLFeatures):
     upsert = "on_conflict"
     copy_from = True
+    read_autocommit = True
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"

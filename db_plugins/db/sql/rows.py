@@ -21,6 +21,8 @@ __all__ = ["InstanceLoader", "reading"]
 
 T = TypeVar("T")
 
+_READ = {"dbp_read": True}
+_AUTOCOMMIT_READ = {"dbp_read": True, "isolation_level": "AUTOCOMMIT"}
 # Relationship loaders that load nothing when the parent row is read.
 _LAZY = frozenset({"select", "raise", "raise_on_sql", "noload", "write_only", "dynamic"})
 
@@ -60,17 +62,21 @@ class InstanceLoader:
 
 
 def reading(connection: Any, work: Callable[[sa.Connection], T]) -> T:
-    """``work(conn)`` on a pooled Core connection of ``connection`` (a ``SQLConnection``), errors translated.
+    """``work(conn)`` (one statement) on a pooled Core connection of ``connection``
+    (a ``SQLConnection``), errors translated.
 
     ``dbp_read`` tells the features a single read runs on it (SQLite then needs no
-    explicit ``BEGIN``: the statement is its own snapshot).
+    explicit ``BEGIN``: the statement is its own snapshot); where switching is free,
+    it runs in autocommit mode, saving the ``BEGIN`` and ``ROLLBACK`` round trips.
     """
-    with connection.guard(), connection.engine.connect().execution_options(dbp_read=True) as conn:
+    options = _AUTOCOMMIT_READ if connection.features.read_autocommit else _READ
+    with connection.guard(), connection.engine.connect().execution_options(**options) as conn:
         return work(conn)
 
 
 def streaming(connection: Any, statement: Any, batch_size: int, build: Callable[[Any], Any]) -> Iterator[Any]:
-    """Rows of ``statement`` built by ``build``, read ``batch_size`` at a time from a server-side cursor."""
+    """Rows of ``statement`` built by ``build``, read ``batch_size`` at a time from a server-side cursor
+    (in a transaction: PostgreSQL's cursors need one)."""
     with connection.guard(), connection.engine.connect().execution_options(dbp_read=True, yield_per=batch_size) as conn:
         for row in conn.execute(statement):
             yield build(row)
