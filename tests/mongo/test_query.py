@@ -121,6 +121,43 @@ def test_bulk_update_and_update_many_count_matches(mdb):
     assert [(d.key, d.i, d.s, d.b) for d in q.find_all(paginate=False)] == [("a", 2, None, True), ("b", 1, "x", True)]
 
 
+@pytest.mark.timeout(120)
+def test_updates_past_the_servers_bulk_write_limit(mdb):
+    """FerretDB never answers a bulk_write of 100+ updates: split by features.bulk_write_limit."""
+    q = mdb.query(Doc)
+    q.bulk_insert({"key": f"k{i:03d}", "i": i} for i in range(250))
+    assert q.bulk_insert(({"key": f"k{i:03d}", "s": "up"} for i in range(250)), on_conflict="update") == 250
+    items = list(q.find_all(paginate=False))
+    assert q.bulk_update(items, [{"i": -1}] * len(items)) == 250
+    assert q.count({"s": "up", "i": -1}) == 250
+
+
+def test_split_bulk_write_reports_failures_by_row(mdb):
+    mdb.features.bulk_write_limit = 3  # this connection only
+    q = mdb.query(User)
+    q.insert({"email": "taken@x"})
+    ids = [ObjectId() for _ in range(7)]
+    rows = [{"_id": oid, "email": f"u{i}@x"} for i, oid in enumerate(ids)]
+    rows[5]["email"] = "taken@x"  # the third operation of the second bulk_write
+    with pytest.raises(db_plugins.BulkDuplicateKeyError) as info:
+        q.bulk_insert(rows, on_conflict="update")
+    assert info.value.failed_keys == [ids[5]] and info.value.written == 5
+    assert q.count() == 6  # the third bulk_write is not sent
+
+
+def test_update_mode_failure_names_the_row(mdb):
+    """On FerretDB this failure comes back in a reply pymongo cannot parse: the chunk is replayed."""
+    q = mdb.query(User)
+    q.insert({"email": "taken@x"})
+    a, b, c = ObjectId(), ObjectId(), ObjectId()
+    rows = [{"_id": a, "email": "a@x"}, {"email": "loose@x"}, {"_id": b, "email": "taken@x"}]
+    rows.append({"_id": c, "email": "c@x"})
+    with pytest.raises(db_plugins.BulkDuplicateKeyError) as info:
+        q.bulk_insert(rows, on_conflict="update")
+    assert info.value.failed_keys == [b] and info.value.written == 3
+    assert sorted(u.email for u in q.find_all(paginate=False)) == ["a@x", "c@x", "loose@x", "taken@x"]
+
+
 def test_delete_in_chunks(mdb):
     """FerretDB deletes in chunks (features.delete_chunk); the same loop runs here on a small chunk."""
     q = mdb.query(Doc)
