@@ -79,6 +79,28 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_number(v: Any) -> Any:
+    if not _is_number(v):
+        raise TypeError
+    # Every engine stores integers in 64 bits; a larger one fails in each driver differently.
+    if isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError("an integer outside the 64-bit range")
+    return v
+
+
+def _check_str(v: Any) -> Any:
+    if not isinstance(v, str):
+        raise TypeError
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from JSON's "\ud800"
+        raise ValueError("a string that is not valid Unicode (a lone surrogate)") from None
+    return v
+
+
 def _check_uuid(v: Any) -> Any:
     if isinstance(v, uuid.UUID):
         return v
@@ -98,10 +120,10 @@ def _checker(pred: Callable[[Any], bool]) -> Callable[[Any], Any]:
 
 # kind -> (description, check(value) -> value to use, raising TypeError/ValueError)
 KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "int": ("a number", _checker(_is_number)),
-    "float": ("a number", _checker(_is_number)),
+    "int": ("a number", _check_number),
+    "float": ("a number", _check_number),
     "decimal": ("a number", _checker(_is_number)),
-    "str": ("a string", _checker(lambda v: isinstance(v, str))),
+    "str": ("a string", _check_str),
     "bool": ("a boolean", _checker(lambda v: isinstance(v, bool))),
     "datetime": ("a datetime", _checker(lambda v: isinstance(v, _dt.datetime))),
     "date": ("a date", _checker(lambda v: isinstance(v, _dt.date) and not isinstance(v, _dt.datetime))),
@@ -146,10 +168,11 @@ def check_value(info: FieldInfo, value: Any, where: str) -> Any:
     check = info.check or KINDS.get(info.kind, KINDS["any"])[1]
     try:
         return check(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) and info.check is None else ""
         raise FilterError(
             f"filter_by{where}: expected {_kind_name(info)} for field {info.name!r}, "
-            f"got {type(value).__name__} {_short(value)}"
+            f"got {type(value).__name__} {_short(value)}{reason}"
         ) from None
 
 

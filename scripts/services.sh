@@ -12,6 +12,8 @@
 #   scripts/services.sh env               # the export lines for the servers that are up
 #   scripts/services.sh status
 #   scripts/services.sh stop              # stops what `start` started; idempotent
+#   scripts/services.sh ferretdb-bin      # the cached FerretDB binary's path (built by start), for
+#                                         # tests that run private servers of their own
 #
 # Only the export lines go to stdout; all progress goes to stderr. A preferred
 # port that is taken by something else is replaced by the next free one.
@@ -500,8 +502,9 @@ main() {
 		;;
 	env) cmd_env ;;
 	status) cmd_status ;;
+	ferretdb-bin) ferretdb_bin ;;
 	*)
-		echo "usage: $0 start|stop|env|status" >&2
+		echo "usage: $0 start|stop|env|status|ferretdb-bin" >&2
 		exit 2
 		;;
 	esac

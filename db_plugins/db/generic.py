@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from ..errors import ValidationError
 from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
 
@@ -28,6 +29,9 @@ __all__ = [
     "new_DBConnection",
     "ON_CONFLICT_MODES",
     "check_on_conflict",
+    "check_rows",
+    "document_problem",
+    "MAX_NESTING",
     "batched",
     "equalities",
     "describe",
@@ -38,12 +42,61 @@ W = TypeVar("W")
 
 ON_CONFLICT_MODES = ("error", "ignore", "update")
 DEFAULT_BATCH_SIZE = 1000
+#: Levels of nested dicts and lists a stored value may have (MongoDB's own document limit).
+MAX_NESTING = 100
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
         raise ValueError(f"on_conflict: expected one of {', '.join(map(repr, ON_CONFLICT_MODES))}, got {on_conflict!r}")
     return on_conflict
+
+
+def check_rows(rows: Any, model: str, what: str = "bulk_insert") -> None:
+    """Refuse, before anything is written, an argument that cannot be a collection of rows."""
+    # A single dict (or Mongo instance, which is one) would otherwise be read as its keys.
+    if isinstance(rows, (Mapping, str, bytes)) or not isinstance(rows, Iterable):
+        raise ValidationError(
+            f"{what}: expected an iterable of rows (dicts or {model} instances), got {type(rows).__name__}"
+        )
+
+
+def document_problem(
+    value: Any, *, bson: bool = False, finite: bool = False, max_nesting: int = MAX_NESTING
+) -> str | None:
+    """Why the JSON-like ``value`` (dicts, lists, scalars) cannot be stored as literal data, or ``None``.
+
+    Every engine: nesting deeper than ``max_nesting`` (encoders recurse and
+    overflow the stack; servers have limits of their own). ``bson``: keys must
+    be strings without a leading ``$``, a ``.`` or a NUL (servers read those as
+    operators and paths, or cannot encode them), and integers fit in 64 bits.
+    ``finite``: no NaN or infinity. Walked with a stack, never recursion, so a
+    hostile depth cannot crash the walk.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+            if bson:
+                for key in item:
+                    if not isinstance(key, str):
+                        return f"a key of a nested document is not a string ({type(key).__name__})"
+                    if key.startswith("$") or "." in key or "\x00" in key:
+                        return f"the nested key {key[:40]!r} starts with '$' or holds a '.' or a NUL"
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            if bson and type(item) is int and not _INT64[0] <= item <= _INT64[1]:
+                return "an integer in it is outside the 64-bit range"
+            if finite and isinstance(item, float) and item - item != 0:  # nan or +-inf
+                return f"it holds {item!r}, which cannot be stored here"
+            continue
+        if depth >= max_nesting:
+            return f"it is nested deeper than {max_nesting} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def batched(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -17,11 +17,18 @@ from bson import ObjectId
 from pymongo import InsertOne, UpdateOne
 from pymongo import errors as mongo_errors
 
-from ...errors import BulkDuplicateKeyError, BulkWriteError, DBPluginsError, DuplicateKeyError, IntegrityError
+from ...errors import (
+    BulkDuplicateKeyError,
+    BulkWriteError,
+    ConnectionError,
+    DBPluginsError,
+    DuplicateKeyError,
+    IntegrityError,
+)
 from .connection import DUPLICATE_CODES
 from .models import ID
 
-__all__ = ["Row", "insert_rows", "run_ops", "bulk_failure"]
+__all__ = ["Row", "insert_rows", "run_ops", "bulk_failure", "connection_lost"]
 
 #: A stored document and the stored keys its caller gave (the rest are defaults).
 Row = tuple[dict[str, Any], frozenset[str]]
@@ -37,18 +44,36 @@ def insert_rows(connection: Any, collection: Any, batches: Iterable[list[Row]], 
     distinct rows written, overwriting only the fields each row gave.
     """
     written = 0
-    for batch in batches:
-        for doc, _ in batch:
-            # A key chosen here, not by the driver, so failures can always be named.
-            doc.setdefault(ID, ObjectId())
-        if mode == "update":
-            written += _upsert(connection, collection, batch, written)
-        else:
-            docs = [doc for doc, _ in batch]
-            if mode == "ignore":
-                docs = _first_per_key(docs)
-            written += _insert(connection, collection, docs, mode, written)
+    try:
+        for batch in batches:
+            for doc, _ in batch:
+                # A key chosen here, not by the driver, so failures can always be named.
+                doc.setdefault(ID, ObjectId())
+            if mode == "update":
+                written += _upsert(connection, collection, batch, written)
+            else:
+                docs = [doc for doc, _ in batch]
+                if mode == "ignore":
+                    docs = _first_per_key(docs)
+                written += _insert(connection, collection, docs, mode, written)
+    except ConnectionError as exc:
+        raise connection_lost("bulk_insert", exc, written, connection) from exc
     return written
+
+
+def connection_lost(what: str, exc: ConnectionError, written: int, connection: Any) -> ConnectionError:
+    """The error for a write cut off by a lost server: what stays written (``written`` is set on it)."""
+    if connection.in_transaction:
+        note = "the transaction is rolled back, so nothing of this call stays written"
+    else:
+        note = (
+            f"{written} row(s) of earlier batches were written and stay written, and rows of the batch in flight "
+            "may have been written too (no transaction on this server: load again with on_conflict='ignore' "
+            "or 'update' to complete it)"
+        )
+    error = ConnectionError(f"{what}: {exc}; {note}")
+    error.written = written  # type: ignore[attr-defined]
+    return error
 
 
 def _hashable(key: Any) -> bool:

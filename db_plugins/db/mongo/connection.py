@@ -30,7 +30,6 @@ __all__ = ["MongoConnection", "MongoDatabaseCreator", "translate_error", "DUPLIC
 DUPLICATE_CODES = (11000, 11001)
 # Server codes meaning "you may not use this server": auth failures, like SQL's connection errors.
 _ACCESS_CODES = (13, 18)
-DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 
 # mongomock:// servers of this process, by host: every connection to one URL sees
 # the same data, as with a real server. Each has one lock, because mongomock's
@@ -97,8 +96,9 @@ class MongoConnection(DatabaseConnection):
             self.client = self._embedded_client(config)
         else:
             options = dict(config.options)
-            if not _url_sets(config.url, "serverselectiontimeoutms"):
-                options.setdefault("serverselectiontimeoutms", DEFAULT_SERVER_SELECTION_TIMEOUT_MS)
+            for option, value in self.features.client_defaults.items():
+                if not _url_sets(config.url, option):
+                    options.setdefault(option, value)
             options.setdefault("appname", "db_plugins")
             try:
                 self.client = pymongo.MongoClient(config.url, **options)

@@ -26,12 +26,23 @@ class MongoFeatures:
     atomic_bulk: bool = False
     #: The server stores ``Decimal128`` values (FerretDB 1.x drops the connection instead).
     decimal128: bool = True
+    #: The server stores NaN and infinities (FerretDB 1.x refuses them, and drops the connection on NaN).
+    nonfinite_floats: bool = True
     #: ``Collection.bulk_write`` works (mongomock's breaks on pymongo >= 4.9).
     bulk_write: bool = True
     #: The engine lives in this process, and its writes must be serialized here.
     in_process: bool = False
     #: Documents per ``insert_many`` / ``bulk_write`` call in bulk methods.
     bulk_batch_size: int = 1000
+    #: ``MongoClient`` options used unless the URL or the section sets them (pymongo's own
+    #: defaults wait 30 s for a server and forever for a reply). A reply may take 15
+    #: minutes -- longer than dbp's own waits (the migration lock: 10 minutes) -- so a
+    #: server that stopped answering is an error, never a hang.
+    client_defaults: dict[str, Any] = {
+        "serverselectiontimeoutms": 5_000,
+        "connecttimeoutms": 10_000,
+        "sockettimeoutms": 900_000,
+    }
     #: Most operations in one ``bulk_write``, or ``None``. FerretDB 1.24 never answers one
     #: of 100 or more updates (measured: 99 take 0.3 s) and keeps working on it.
     bulk_write_limit: int | None = None
@@ -47,6 +58,7 @@ class MongoFeatures:
         if "ferretdbVersion" in build or "ferretdbFeatures" in build:
             self.server = "ferretdb"
             self.decimal128 = False
+            self.nonfinite_floats = False
             self.delete_chunk = 30_000
             self.bulk_write_limit = 99
         sessions = hello.get("logicalSessionTimeoutMinutes") is not None

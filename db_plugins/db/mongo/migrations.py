@@ -35,7 +35,7 @@ from pymongo import IndexModel
 from pymongo import errors as mongo_errors
 
 from ...config import importable, scrub
-from ...errors import DBPluginsError, MigrationError
+from ...errors import ConnectionError, DBPluginsError, MigrationError
 from ...migrations import LOCK_TIMEOUT, MigrationBackend, Revision, new_revision_id, slugify, summarize
 from ...registry import get_plugin
 from .config import MongoConfig
@@ -536,7 +536,9 @@ class MongoMigrations(MigrationBackend):
                 getattr(script.module, step)(connection.database)
         except Exception as exc:
             detail = scrub(str(exc).split(", full error:")[0])
-            raise MigrationError(
+            # A lost server stays a ConnectionError (what callers retry on), with the same report.
+            error = ConnectionError if isinstance(exc, ConnectionError) else MigrationError
+            raise error(
                 f"{self.config.section}: {step} of revision {script.id} ({script.path.name}) failed and was not "
                 f"recorded: {type(exc).__name__}: {detail}"
             ) from exc

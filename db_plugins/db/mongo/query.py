@@ -13,9 +13,16 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo import errors as mongo_errors
 
-from ...errors import DuplicateKeyError, FilterError, NotFoundError, UnsupportedOperation, ValidationError
+from ...errors import (
+    ConnectionError,
+    DuplicateKeyError,
+    FilterError,
+    NotFoundError,
+    UnsupportedOperation,
+    ValidationError,
+)
 from ...filters import And, Compare, FieldInfo, Node, Or
-from ..generic import BaseQuery, batched, check_on_conflict, describe, equalities
+from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
 from . import bulk
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
@@ -116,6 +123,14 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                         f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
                         f"which {self.features.describe()} cannot store"
                     )
+        # Nested documents are stored as literal data: no operator keys, nothing the encoder
+        # or the server would choke on (refused here, before any row of the call is sent).
+        finite = not self.features.nonfinite_floats
+        for name, value in values.items():
+            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
+                problem = document_problem(value, bson=True, finite=finite)
+                if problem:
+                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
         return values
 
     def _changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
@@ -163,6 +178,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         failed) with ``written`` and ``failed_keys``.
         """
         check_on_conflict(on_conflict)
+        check_rows(rows, self.model_name)
         pk = self.model.__primary_key__
         checked = 0
 
@@ -245,8 +261,17 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     def _update_many(self, where: dict, attrs: Mapping[str, Any]) -> int:
         changes = self._changes(attrs, "update_many")
-        with self.connection.guard(write=True):
-            result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
+        try:
+            with self.connection.guard(write=True):
+                result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
+        except ConnectionError as exc:
+            if self.connection.in_transaction:
+                raise
+            # Without a transaction the server applies the update document by document.
+            raise ConnectionError(
+                f"update_many: {exc}; some of the matching documents may have been updated already "
+                "(no transaction on this server; $set is idempotent: run the update again to complete it)"
+            ) from exc
         return result.matched_count
 
     # -- get_or_create ------------------------------------------------------------------

@@ -40,6 +40,7 @@ import contextlib
 import csv
 import datetime as dt
 import decimal
+import functools
 import gc
 import io
 import itertools
@@ -54,7 +55,7 @@ import sqlalchemy as sa
 
 from ...errors import IntegrityError, ValidationError
 from ...filters import KINDS, FieldInfo
-from ..generic import batched
+from ..generic import batched, document_problem
 from .features import SQLFeatures
 
 __all__ = ["batched", "Checker", "RowWriter", "update_rows"]
@@ -98,7 +99,15 @@ class Checker:
     JSON) are left to SQLAlchemy's own type handling.
     """
 
-    def __init__(self, schema: Mapping[str, FieldInfo], model_name: str) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, FieldInfo],
+        model_name: str,
+        *,
+        nul_in_strings: bool = True,
+        documents: Iterable[str] = (),
+        max_nesting: int = 100,
+    ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
         # None for "any": nothing to check. Otherwise the exact types accepted without a call.
@@ -106,6 +115,16 @@ class Checker:
             key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
             for key, kind in self._kinds.items()
         }
+        # What a value's type does not tell: an int beyond 64 bits (no engine stores
+        # one; drivers fail in their own ways), a NUL where strings cannot hold it.
+        self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
+        for key, kind in self._kinds.items():
+            if kind in ("int", "float"):
+                self._limits[key] = _outside_int64
+            elif kind == "str" and not nul_in_strings:
+                self._limits[key] = _nul_in_string
+        for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
+            self._limits[key] = functools.partial(_document_problem, max_nesting=max_nesting)
 
     def kind(self, key: str) -> str | None:
         """The kind of field ``key`` (``None`` if there is no such field)."""
@@ -131,25 +150,74 @@ class Checker:
         """A new dict of ``data``'s checked values; unknown fields are refused."""
         out = {}
         fast = self._fast
+        limits = self._limits
         for key, value in data.items():
             if key not in fast:
                 raise self.unknown(key, what)
             allowed = fast[key]
             out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
+            if key in limits:
+                self._limit(key, (out[key],), what)
         return out
 
     def column(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
         """``values`` of field ``key`` checked: returned as they are on the common path."""
         fast = self._fast[key]
-        if fast is None or set(map(type, values)) <= fast:
-            return values
-        return [v if type(v) in fast else self.value(key, v, what) for v in values]
+        if fast is not None and not set(map(type, values)) <= fast:
+            values = [v if type(v) in fast else self.value(key, v, what) for v in values]
+        if key in self._limits:
+            self._limit(key, values, what)
+        return values
+
+    def _limit(self, key: str, values: Sequence[Any], what: str) -> None:
+        problem = self._limits[key](values)
+        if problem:
+            raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {problem}")
 
     def keys(self, keys: Iterable[Any], what: str) -> None:
         """Refuse any key that is not a field."""
         for key in keys:
             if key not in self._fast:
                 raise self.unknown(key, what)
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _only(values: Sequence[Any], kind: type) -> Sequence[Any]:
+    """The values of type ``kind`` among ``values``, without a Python loop when that is all of them."""
+    types = set(map(type, values))
+    if kind not in types:
+        return ()
+    return values if len(types) == 1 else [v for v in values if type(v) is kind]
+
+
+def _outside_int64(values: Sequence[Any]) -> str | None:
+    """Why an int among ``values`` cannot be stored, or ``None`` (min/max: one pass in C)."""
+    ints = _only(values, int)
+    if ints and (min(ints) < INT64_MIN or max(ints) > INT64_MAX):
+        bad = next(v for v in ints if not INT64_MIN <= v <= INT64_MAX)
+        shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
+        return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
+    return None
+
+
+def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
+    """Why a JSON document among ``values`` cannot be stored, or ``None`` (JSON has no NaN)."""
+    for value in values:
+        if isinstance(value, (dict, list, float)):
+            problem = document_problem(value, finite=True, max_nesting=max_nesting)
+            if problem:
+                return problem
+    return None
+
+
+def _nul_in_string(values: Sequence[Any]) -> str | None:
+    """Why a string among ``values`` cannot be stored (it holds a NUL), or ``None``."""
+    strings = _only(values, str)
+    if strings and "\x00" in "".join(strings):  # one search in C over the whole column
+        return "the string holds a NUL (\\x00) character, which this database cannot store in text"
+    return None
 
 
 class _Null:

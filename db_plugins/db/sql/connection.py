@@ -13,10 +13,18 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from ...config import scrub
-from ...errors import ConfigError, ConnectionError, DBPluginsError, DuplicateKeyError, IntegrityError
+from ...errors import (
+    ConfigError,
+    ConnectionError,
+    DBPluginsError,
+    DuplicateKeyError,
+    IntegrityError,
+    UnsupportedOperation,
+    ValidationError,
+)
 from ..generic import DatabaseConnection, DatabaseCreator
 from .config import SQLConfig
-from .features import CONNECTION, DUPLICATE, INTEGRITY, RETRY, SQLFeatures, features_for
+from .features import CONNECTION, DUPLICATE, INTEGRITY, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 
@@ -44,6 +52,12 @@ def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) 
         return IntegrityError(f"integrity error: {detail}")
     if kind == CONNECTION:
         return ConnectionError(f"cannot use database {masked_url}: {detail}")
+    if kind == UNSUPPORTED:
+        return UnsupportedOperation(f"{features.name} cannot run this statement: {detail}")
+    if isinstance(exc, sa.exc.DataError):
+        # A value the column cannot hold (too long, out of range, malformed): the
+        # caller's input, not the server, is at fault.
+        return ValidationError(f"invalid value: {detail}")
     return exc
 
 
@@ -73,10 +87,11 @@ class SQLConnection(DatabaseConnection):
         user = dict(config.engine_options)
         options["connect_args"].update(user.pop("connect_args", {}) or {})
         options.update(user)
+        where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
         try:
             self.engine = sa.create_engine(url, **options)
-        except TypeError as exc:
-            raise ConnectionError(f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']: {exc}") from None
+        except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
+            raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
         self.features.on_engine(self.engine)
         self._write_engine = self.engine.execution_options(dbp_write=True)
         session_options = {"expire_on_commit": False, **(session_options or {})}
@@ -86,9 +101,22 @@ class SQLConnection(DatabaseConnection):
         self._base = base
         self._local = threading.local()
         self._queries: dict[Any, Any] = {}
-        with self.guard():
-            with self.engine.connect() as connection:
-                self.features.detect(connection)
+        # A driver option the driver does not know (in ENGINE_OPTIONS' connect_args or the URL's
+        # query string) only shows at the first connect: a settings mistake, not a server failure.
+        options_hint = (
+            f"DB_CONFIG[{config.section!r}]: the driver refused an option (ENGINE_OPTIONS connect_args or URL query)"
+        )
+        try:
+            first = self.engine.connect()
+        except TypeError as exc:
+            raise ConfigError(f"{options_hint}: {_first_line(scrub(exc))}") from None
+        except sa.exc.DBAPIError as exc:
+            new = translate_error(exc, self.features, config.masked_url)
+            if new is exc:  # neither the server nor the credentials: the options (psycopg2's "invalid dsn")
+                raise ConfigError(f"{options_hint}: {_first_line(scrub(exc.orig or exc))}") from exc
+            raise new from exc
+        with self.guard(), first as connection:
+            self.features.detect(connection)
 
     # -- models -----------------------------------------------------------------
 
@@ -209,7 +237,7 @@ class SQLConnection(DatabaseConnection):
                 session.commit()
                 return result
             except sa.exc.DBAPIError as exc:
-                session.rollback()
+                _rollback(session)
                 orig = getattr(exc, "orig", None)
                 transient = orig is not None and self.features.classify(orig) == RETRY
                 if retry and transient and attempt + 1 < RETRY_ATTEMPTS:
@@ -217,17 +245,28 @@ class SQLConnection(DatabaseConnection):
                     continue
                 raise translate_error(exc, self.features, self.config.masked_url) from exc
             except sa.exc.SQLAlchemyError as exc:
-                session.rollback()
+                _rollback(session)
                 new = translate_error(exc, self.features, self.config.masked_url)
                 if new is exc:
                     raise
                 raise new from exc
             except BaseException:
-                session.rollback()
+                _rollback(session)
                 raise
             finally:
                 session.close()
         raise AssertionError("unreachable")
+
+
+def _rollback(session: orm.Session) -> None:
+    """Roll back after a failure. A connection that died cannot (the server discards its
+    transaction anyway), and that second error must not hide the one being raised."""
+    with contextlib.suppress(sa.exc.SQLAlchemyError):
+        session.rollback()
+
+
+def _first_line(text: str) -> str:
+    return " ".join(text.strip().splitlines()[:1]).strip()
 
 
 def find_base(models: Any) -> Any:

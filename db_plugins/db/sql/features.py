@@ -22,6 +22,8 @@ from sqlalchemy.sql.expression import ColumnElement
 __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
 
 DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
+#: A statement beyond the engine's limits (too many parameters, an expression too deep).
+UNSUPPORTED = "unsupported"
 
 
 class SQLFeatures:
@@ -62,6 +64,10 @@ class SQLFeatures:
     #: autocommit mode: no ``BEGIN`` before it, no ``ROLLBACK`` after it. Only
     #: where switching modes costs no round trip (psycopg2: a client-side flag).
     read_autocommit: bool = False
+    #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
+    nul_in_strings: bool = True
+    #: Levels of nesting a JSON value may have (MariaDB's JSON_VALID refuses 32).
+    max_nesting: int = 100
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
 
@@ -124,7 +130,8 @@ class SQLFeatures:
     # -- errors -----------------------------------------------------------------
 
     def classify(self, orig: BaseException) -> str | None:
-        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"`` or ``None`` for a driver error."""
+        """``"duplicate"``, ``"integrity"``, ``"connection"``, ``"retry"``, ``"unsupported"`` or ``None``
+        for a driver error."""
         return None
 
 
@@ -217,7 +224,12 @@ class SQLiteFeatures(SQLFeatures):
             return RETRY
         if name.startswith(("SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_IOERR")) or "unable to open" in text:
             return CONNECTION
+        if name == "SQLITE_TOOBIG" or any(limit in text for limit in _SQLITE_LIMITS):
+            return UNSUPPORTED
         return None
+
+
+_SQLITE_LIMITS = ("too many SQL variables", "Expression tree is too large", "too many terms", "parser stack overflow")
 
 
 class PostgreSQLFeatures(SQLFeatures):
@@ -227,7 +239,19 @@ class PostgreSQLFeatures(SQLFeatures):
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"
-    connect_args = {"connect_timeout": 10}
+    nul_in_strings = False
+    # libpq has no read timeout. A server that refuses or does not answer the
+    # connect fails within connect_timeout; a peer that vanishes (host down,
+    # network cut) is noticed by TCP keepalives within about a minute, instead
+    # of the system's default two hours. (A query's own duration is the server's
+    # statement_timeout to bound.)
+    connect_args = {
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
 
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -273,6 +297,8 @@ class PostgreSQLFeatures(SQLFeatures):
             return CONNECTION
         if code and (code.startswith(("08", "57P", "28", "3D")) or code == "53300"):
             return CONNECTION
+        if code and code.startswith("54"):  # program_limit_exceeded: statement too complex, too many arguments
+            return UNSUPPORTED
         return None
 
 
@@ -297,7 +323,12 @@ class MySQLFeatures(SQLFeatures):
     nulls_sort_low = True
     sort_collation = "utf8mb4_bin"
     exact_string_equality = False
-    connect_args = {"connect_timeout": 10}
+    max_nesting = 31
+    # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
+    # that stopped answering, and is longer than any wait dbp itself asks the
+    # server for (the migration lock waits up to LOCK_TIMEOUT, 10 minutes).
+    # Override in ENGINE_OPTIONS["connect_args"] (seconds; None: no limit).
+    connect_args = {"connect_timeout": 10, "read_timeout": 900, "write_timeout": 900}
 
     def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:
         options = super().engine_options(url)
@@ -312,6 +343,20 @@ class MySQLFeatures(SQLFeatures):
         return insert(table)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
+        if engine.dialect.driver == "pymysql":
+
+            @event.listens_for(engine, "do_connect")
+            def _handshake(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+                # PyMySQL reads the server's greeting with read_timeout: a server that accepts
+                # and never greets would hold connect() that long. The handshake gets
+                # connect_timeout; the connection then reads with its own read_timeout.
+                read, limit = cparams.get("read_timeout"), cparams.get("connect_timeout")
+                if not limit or (read is not None and read <= limit):
+                    return None
+                connection = dialect.loaded_dbapi.connect(*cargs, **{**cparams, "read_timeout": limit})
+                connection._read_timeout = read  # PyMySQL applies it to the socket before each read
+                return connection
+
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:
             cursor = dbapi_connection.cursor()
@@ -362,6 +407,8 @@ class MySQLFeatures(SQLFeatures):
             return CONNECTION
         if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
             return CONNECTION
+        if code == 1436:  # thread stack overrun: an expression too deep
+            return UNSUPPORTED
         return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
+from ...errors import FilterError
 from ...filters import And, Compare, FieldInfo, Node, Or
 from .features import SQLFeatures
 
@@ -65,6 +66,8 @@ class SQLCompiler:
     def _compare(self, node: Compare) -> ColumnElement[bool]:
         column = self.columns[node.field]
         op, value = node.op, node.value
+        if not self.features.nul_in_strings and self._is_string(node.field):
+            self._refuse_nul(node)
         if op == "eq":
             return self._equals(node.field, column, value)
         if op == "ne":
@@ -85,6 +88,15 @@ class SQLCompiler:
         target = self.features.binary_string(column) if self._is_string(node.field) else column
         # A bound parameter: SQLAlchemy refuses `column > True` as a literal.
         return _RANGE[op](target, sa.bindparam(None, value, type_=column.type))
+
+    def _refuse_nul(self, node: Compare) -> None:
+        """A string with a NUL cannot be stored here, nor sent: the driver would refuse it mid-query."""
+        values = node.value if isinstance(node.value, tuple) else (node.value,)
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise FilterError(
+                f"filter_by[{node.field!r}]: a string holding a NUL (\\x00) character, "
+                f"which {self.features.name} cannot store in text"
+            )
 
     def order(self, order: Sequence[tuple[str, bool]]) -> list[ColumnElement]:
         """ORDER BY clauses: code-point strings, NULLs first ascending and last descending."""

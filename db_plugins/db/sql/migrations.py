@@ -222,6 +222,10 @@ class SQLMigrations(MigrationBackend):
         except sa.exc.DBAPIError as exc:
             detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
             raise MigrationError(f"{section}: migration failed: {scrub(detail[0] if detail else exc)}") from exc
+        except SyntaxError as exc:
+            # A revision file that does not compile (Alembic imports every one of them).
+            where = f"{exc.filename}, line {exc.lineno}" if exc.filename else "a revision file"
+            raise MigrationError(f"{section}: cannot load revision {where}: SyntaxError: {exc.msg}") from exc
 
     # -- scaffold ---------------------------------------------------------------
 

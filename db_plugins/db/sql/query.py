@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
-from ..generic import BaseQuery, check_on_conflict, describe, equalities
+from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from . import rows as sessionless
 from .filters import SQLCompiler
@@ -77,7 +77,13 @@ class SQLQuery(BaseQuery[Any, Any]):
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
-        self._checker = bulk.Checker(schema, self.model_name)
+        self._checker = bulk.Checker(
+            schema,
+            self.model_name,
+            nul_in_strings=connection.features.nul_in_strings,
+            documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
+            max_nesting=connection.features.max_nesting,
+        )
         self._writer: bulk.RowWriter | None = None
 
     # -- schema -------------------------------------------------------------------
@@ -254,6 +260,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
         check_on_conflict(on_conflict)
+        check_rows(rows, self.model_name)
         if self._writer is None:
             self._writer = bulk.RowWriter(self.table, self.columns, self._checker, self.features)
         writer = self._writer
