@@ -16,7 +16,7 @@ import time
 from importlib import metadata
 
 import sqlalchemy as sa
-from db_plugins.db.sql import SQLConnection
+from db_plugins.db.sql.connection import SQLConnection
 from sqlalchemy.ext.declarative import declarative_base
 
 Base = declarative_base()

@@ -66,6 +66,16 @@ class RawSQL:
         cur.executemany(self.insert_sql.format(table=table), rows)
         self.write.commit()
 
+    analyze_sql = "ANALYZE {table}"
+
+    def analyze(self, table: str) -> None:
+        """Planner statistics for ``table``, as a table in use has (both sides read the same table)."""
+        cur = self.read.cursor()
+        cur.execute(self.analyze_sql.format(table=table))
+        if cur.description:
+            cur.fetchall()
+        cur.close()
+
     def bulk_update(self, table: str, pairs: list[tuple[float, int]]) -> None:
         """``UPDATE ... SET mag = ? WHERE id = ?`` for every ``(mag, id)``, in one transaction."""
         cur = self.write.cursor()
@@ -160,6 +170,8 @@ class RawPostgres(RawSQL):
 class RawMySQL(RawSQL):
     """PyMySQL: executemany (multi-row INSERT statements), an unbuffered cursor for streams."""
 
+    analyze_sql = "ANALYZE TABLE {table}"
+
     def set_autocommit(self, conn: Any) -> None:
         conn.autocommit(True)
 
@@ -235,6 +247,9 @@ class RawMongo:
 
     def truncate(self, collection: str) -> None:
         self.db[collection].delete_many({})
+
+    def analyze(self, collection: str) -> None:
+        """Nothing to do: MongoDB keeps no planner statistics."""
 
     def bulk_insert(self, collection: str, docs: list[dict[str, Any]]) -> None:
         self.db[collection].insert_many(docs, ordered=False)

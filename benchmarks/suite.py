@@ -135,6 +135,7 @@ class Suite:
             self.log(f"  loading {s.read_rows:,} rows into bench_read")
             self.q["read"].bulk_insert(row(i) for i in range(s.read_rows))
             self.expect("read table", self.q["read"].count(), s.read_rows)
+            self.raw.analyze(self.tables["read"])
         if self.wanted("paginate"):
             self.paginate()
         if self.wanted("count"):
