@@ -217,7 +217,7 @@ def raw_sql(engine: str, url: str) -> RawSQL:
 
 
 class RawMongo:
-    """pymongo on ready dicts (``_id`` = the key).
+    """pymongo on ready dicts (``_id`` = the key); updates in one unordered ``bulk_write``.
 
     ``client`` is a pymongo client of its own for a server; for mongomock, whose
     data lives in the process, it must be the one our connection uses
@@ -229,6 +229,9 @@ class RawMongo:
         self.client = client
         self.db = client[database]
         self.bulk_write = bulk_write
+        # FerretDB 1.24 never answers a bulk_write of 100 or more updates (and stalls):
+        # anyone using it directly has to send them in smaller pieces.
+        self.update_chunk = 99 if bulk_write and is_ferretdb(client) else None
 
     @classmethod
     def connect(cls, url: str) -> RawMongo:
@@ -267,7 +270,10 @@ class RawMongo:
         if self.bulk_write:
             from pymongo import UpdateOne
 
-            target.bulk_write([UpdateOne(f, u, upsert=up) for f, u, up in ops], ordered=False)
+            requests = [UpdateOne(f, u, upsert=up) for f, u, up in ops]
+            size = self.update_chunk or len(requests) or 1
+            for start in range(0, len(requests), size):
+                target.bulk_write(requests[start : start + size], ordered=False)
             return
         for f, u, up in ops:
             target.update_one(f, u, upsert=up)

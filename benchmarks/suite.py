@@ -22,7 +22,7 @@ import db_plugins
 from .databases import SQL_ENGINES
 from .harness import LATENCY, RATE, SIZE, Result, Target, compare
 from .models import SQL_MODELS, Base, mongo_models, row, rows, tuples
-from .raw import RawMongo, database_of, is_ferretdb, raw_sql
+from .raw import RawMongo, database_of, raw_sql
 
 PER_PAGE = 100
 COUNT_CAP = 10_000
@@ -77,9 +77,6 @@ class Suite:
                 self.raw = RawMongo.connect(url)
         self.q = {name: self.db.query(model) for name, model in self.models.items()}
         self.notes: list[str] = []
-        # FerretDB 1.24 never answers a bulk_write that updates 100 or more existing
-        # documents, and stops answering anyone else too: skip those workloads there.
-        self.skip_bulk_updates = engine == "mongodb" and is_ferretdb(self.raw.client)
         self.tables = {name: f"bench_{name}" for name in self.models}
 
     def close(self) -> None:
@@ -119,17 +116,15 @@ class Suite:
         s = self.sizes
         if self.wanted("bulk_insert"):
             self.bulk_insert()
-        updates = self.wanted("upsert") or self.wanted("bulk_insert ignore") or self.wanted("bulk_update")
-        if updates and self.skip_bulk_updates:
+        if self.sql is False and getattr(self.raw, "update_chunk", None):
             self.note(
-                "upsert, bulk_insert ignore and bulk_update skipped: FerretDB 1.24 hangs (and stops answering "
-                "every client) on a bulk_write updating 100 or more existing documents"
+                f"updates go {self.raw.update_chunk} per bulk_write on both sides: FerretDB 1.24 never answers "
+                "a bulk_write of 100 or more updates"
             )
-        else:
-            if self.wanted("upsert") or self.wanted("bulk_insert ignore"):
-                self.upserts()
-            if self.wanted("bulk_update"):
-                self.bulk_update()
+        if self.wanted("upsert") or self.wanted("bulk_insert ignore"):
+            self.upserts()
+        if self.wanted("bulk_update"):
+            self.bulk_update()
         reads = ("paginate", "count", "find_one", "stream", "get_or_create")
         if any(self.wanted(op) for op in reads):
             self.log(f"  loading {s.read_rows:,} rows into bench_read")
