@@ -311,3 +311,21 @@ def test_duplicates_across_field_sets_follow_input_order(values, mode):
     assert values.bulk_insert(rows, on_conflict=mode) == 2
     one = values.find_one({"id": 1})
     assert (one.s, one.i) == (("first", 1) if mode == "ignore" else ("third", 3))
+
+
+def test_bulk_update_over_several_batches_and_field_sets(env, values):
+    # A full batch and a remainder (SQL: 500 rows a statement; FerretDB: 99 updates
+    # a bulk_write), two field sets interleaved, and a second call reusing the
+    # statements the first one built.
+    n = 620 if env.is_sql else 120
+    values.bulk_insert({"id": k, "s": "old", "i": k} for k in range(1, n + 1))
+    items = sorted(values.find_all(paginate=False), key=lambda r: r.id)
+    for round_ in (1, 2):
+        attrs = [{"s": f"s{k}-{round_}", "i": -k} if k % 3 else {"f": k / 2 + round_} for k in range(1, n + 1)]
+        assert values.bulk_update(items, attrs) == n
+        got = {r.id: (r.s, r.i, r.f) for r in values.find_all(paginate=False)}
+        for k in range(1, n + 1):
+            if k % 3:
+                assert got[k][:2] == (f"s{k}-{round_}", -k), k
+            else:
+                assert got[k][2] == k / 2 + round_ and got[k][1] == k, k
