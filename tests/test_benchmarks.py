@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from benchmarks import cli
+from benchmarks import cli, report
 from benchmarks.harness import LATENCY, RATE, SIZE, Result, Target, check_targets, markdown_table, text_table
 from tests.servers import ENGINES, SERVER_ENGINES, base_url
 
@@ -115,3 +115,16 @@ def test_ratios_targets_and_units():
     table = text_table([insert, page1, deep, rss])
     assert "time ≤ 1.25x raw ✗" in table and "(1.20x) ✓" in table
     assert markdown_table([insert]).count("\n") == 2
+
+
+def test_report_renders_saved_runs(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert cli.main([*TINY, "--engines", "sqlite", "--only", "find_one", "paginate", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert report.main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| find_one by key | sqlite | ms/call |" in printed
+    assert "(1, 5, 15 min)" in printed and "--only find_one paginate" in printed
+    results, _ = report.load(out)
+    keyset = next(r for r in results if r.operation.startswith("paginate keyset"))
+    assert keyset.against is not None and keyset.met() in (True, False)
