@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"engines to run (default: those configured of {', '.join(DEFAULT_ENGINES)}; also: mongomock)",
     )
     parser.add_argument("--rows", type=int, help="rows per bulk_insert/upsert run (default 100,000)")
+    parser.add_argument(
+        "--upsert-rows", type=int, help="rows per upsert/ignore run, a tenth of them per bulk_update (default: --rows)"
+    )
     parser.add_argument("--read-rows", type=int, help="rows in the read table on SQL engines (default 1,000,000)")
     parser.add_argument("--mongo-read-rows", type=int, help="rows in the read table on Mongo engines (default 200,000)")
     parser.add_argument("--repeat", type=int, help="timed runs per operation and side, medians reported (default 5)")
@@ -61,8 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(ENGINES)})")
     args.engines = engines
-    if min(args.rows, args.read_rows, args.mongo_read_rows, args.repeat) < 1:
-        parser.error("--rows, --read-rows, --mongo-read-rows and --repeat must be at least 1")
+    if min(args.rows, args.upsert_rows or 1, args.read_rows, args.mongo_read_rows, args.repeat) < 1:
+        parser.error("--rows, --upsert-rows, --read-rows, --mongo-read-rows and --repeat must be at least 1")
     return args
 
 
@@ -74,6 +77,7 @@ def sizes_for(engine: str, args: argparse.Namespace) -> Sizes:
     slow_server = engine == "mongodb"
     return Sizes(
         rows=args.rows,
+        upsert_rows=args.upsert_rows or args.rows,
         read_rows=read_rows,
         repeat=args.repeat,
         find_calls=20 if args.quick else (20 if slow_server else 2000),

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class Sizes:
     """How much work each operation does in one timed run."""
 
-    rows: int  # bulk_insert / upsert rows
+    rows: int  # bulk_insert rows
+    upsert_rows: int  # rows of the upsert / ignore workloads (a tenth of them for bulk_update)
     read_rows: int  # rows in the read table (paginate, count, find_one, stream)
     repeat: int
     find_calls: int
@@ -44,7 +45,7 @@ class Sizes:
 
     @property
     def update_rows(self) -> int:
-        return max(1, self.rows // 10)
+        return max(1, self.upsert_rows // 10)
 
     @property
     def depth(self) -> int:
@@ -161,7 +162,7 @@ class Suite:
 
     def upserts(self) -> None:
         """``on_conflict="update"`` and ``"ignore"`` over a table already holding every other key."""
-        n = self.sizes.rows
+        n = self.sizes.upsert_rows
         q, table = self.q["write"], self.tables["write"]
         existing = self.data(0, n)[::2]
         ours_rows = [{**r, "mag": r["mag"] + 1, "ndet": r["ndet"] + 1} for r in rows(0, n)]
