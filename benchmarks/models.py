@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .data import row
+
 COLUMNS = ("id", "oid", "mag", "ndet", "created")
-EPOCH = dt.datetime(2024, 1, 1)
 
 
 class Base(DeclarativeBase):
@@ -65,17 +66,6 @@ def mongo_models() -> dict[str, Any]:
         return type(f"Bench_{collection}", (BaseModel,), namespace)
 
     return {name: model(f"bench_{name}") for name in ("write", "read", "goc")}
-
-
-def row(i: int) -> dict[str, Any]:
-    """Row number ``i`` (deterministic; timestamps in whole milliseconds so BSON keeps them exactly)."""
-    return {
-        "id": i,
-        "oid": f"ZTF{i:09d}",
-        "mag": 15.0 + (i % 1000) / 100,
-        "ndet": i % 500,
-        "created": EPOCH + dt.timedelta(seconds=i, milliseconds=i % 1000),
-    }
 
 
 def rows(start: int, count: int) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ The tables mirror :mod:`benchmarks.models`; paginate reads the suite's
 """
 
 # ruff: noqa: I001 -- db_plugins here is the peer's installed package, not ours
-import datetime as dt
 import gc
 import json
 import random
@@ -19,8 +18,10 @@ import sqlalchemy as sa
 from db_plugins.db.sql.connection import SQLConnection
 from sqlalchemy.ext.declarative import declarative_base
 
+# This file's folder is on sys.path when it runs as a script: the rows are ours exactly.
+from data import row
+
 Base = declarative_base()
-EPOCH = dt.datetime(2024, 1, 1)
 
 
 def columns():
@@ -36,16 +37,6 @@ def columns():
 PeerWrite = type("PeerWrite", (Base,), {"__tablename__": "peer_write", **columns()})
 PeerGoc = type("PeerGoc", (Base,), {"__tablename__": "peer_goc", **columns()})
 ReadRow = type("ReadRow", (Base,), {"__tablename__": "bench_read", **columns()})
-
-
-def row(i):
-    return {
-        "id": i,
-        "oid": f"ZTF{i:09d}",
-        "mag": 15.0 + (i % 1000) / 100,
-        "ndet": i % 500,
-        "created": EPOCH + dt.timedelta(seconds=i, milliseconds=i % 1000),
-    }
 
 
 def timed(fn):
