@@ -202,7 +202,8 @@ def check_section(
                 raise ConfigError(f"{where}: missing key {key!r} (expected {_type_names(types)})")
             continue
         if not _is_instance(value, types):
-            shown = "***" if "PASSWORD" in key.upper() else repr(value)
+            # Any value may hold a URL with its password (a list of URLs given for URL...).
+            shown = "***" if "PASSWORD" in key.upper() else _shorten(scrub(repr(value)))
             raise ConfigError(f"{where}[{key!r}]: expected {_type_names(types)}, got {type(value).__name__} {shown}")
     if not allow_extra:
         unknown = sorted(set(out) - set(required) - set(optional))
@@ -210,6 +211,10 @@ def check_section(
             known = ", ".join(sorted({*required, *optional}))
             raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected one of: {known})")
     return out
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_instance(value: Any, types: type | tuple[type, ...]) -> bool:

@@ -127,6 +127,9 @@ def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | N
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    # Engines take LIMIT/OFFSET as 64-bit integers; a larger one fails in the driver.
+    if value > _INT64[1]:
+        raise ValueError(f"{name}: expected an integer below 2**63, got {value!r}")
     return value
 
 
@@ -335,6 +338,8 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         _positive_int("page", page)
         _positive_int("per_page", per_page)
         _positive_int("max_results", max_results, allow_none=True)
+        if page * per_page >= _INT64[1]:
+            raise ValueError(f"page: page {page} of {per_page} rows starts beyond the offsets engines accept (2**63)")
         order = self.parse_order(order_by)
         fingerprint = order_fingerprint(self.model_name, order)
         cursor = decode_cursor(fingerprint, after, len(order)) if after is not None else None

@@ -60,7 +60,8 @@ def client_option(where: str, key: str, value: Any) -> tuple[str, Any]:
     """The pymongo option an UPPER_SNAKE ``key`` names, with ``value`` validated by pymongo."""
     from pymongo import common
 
-    name = _option_names().get(key.replace("_", "").lower()) if _UPPER_SNAKE.fullmatch(key) else None
+    upper_snake = isinstance(key, str) and _UPPER_SNAKE.fullmatch(key)
+    name = _option_names().get(key.replace("_", "").lower()) if upper_snake else None
     if name is None:
         raise ConfigError(
             f"{where}: unknown key {key!r} (expected URL or HOST/PORT/USERNAME/PASSWORD, DATABASE, MODELS, "
