@@ -7,7 +7,9 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -141,6 +143,19 @@ def run_engine(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the harness; 0 on success."""
+    if threading.current_thread() is not threading.main_thread():
+        return run(argv)
+    # A terminated run still drops its private databases and stops its FerretDB.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """:func:`main` without the signal handling."""
     args = parse_args(argv)
 
     def log(message: str) -> None:
