@@ -397,7 +397,9 @@ def test_fault_during_migrate(
     with scenario(request, engine, kind, tmp_path) as fault:
         root = tmp_path / "project"
         root.mkdir()
-        project = Project(root, engine, fault.url, runner="cli")
+        # Short waits for a server that is down (the failed run's last steps, the re-run's first).
+        url = fault.url + "?serverSelectionTimeoutMS=1500" if engine == "mongodb" else fault.url
+        project = Project(root, engine, url, runner="cli")
         project.write_settings()
         project.write_models(models.MONGO_V1 if engine == "mongodb" else models.SQL_V1)
         settings = load_settings(root)
