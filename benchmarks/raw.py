@@ -260,8 +260,18 @@ class RawMongo:
         self.db[collection].insert_many(docs, ordered=False)
 
     def upsert(self, collection: str, docs: list[dict[str, Any]], mode: str) -> None:
-        op = "$setOnInsert" if mode == "ignore" else "$set"
-        self._updates(collection, [({"_id": d["_id"]}, {op: _fields(d)}, True) for d in docs])
+        """``"update"``: upserts setting the fields given; ``"ignore"``: an unordered
+        ``insert_many`` whose duplicate-key errors (code 11000) are expected."""
+        if mode == "update":
+            self._updates(collection, [({"_id": d["_id"]}, {"$set": _fields(d)}, True) for d in docs])
+            return
+        import pymongo.errors
+
+        try:
+            self.db[collection].insert_many(docs, ordered=False)
+        except pymongo.errors.BulkWriteError as exc:
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
 
     def bulk_update(self, collection: str, pairs: list[tuple[float, int]]) -> None:
         self._updates(collection, [({"_id": k}, {"$set": {"mag": m}}, False) for m, k in pairs])
