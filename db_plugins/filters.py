@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = [
     "FieldInfo",
     "Schema",
     "parse_filter",
+    "compares",
+    "refused_float",
     "parse_order",
     "after_condition",
     "check_value",
@@ -250,6 +253,31 @@ def _parse_field(info: FieldInfo, value: Any, where: str) -> list[Node]:
                 raise FilterError(f"filter_by{here}: expected a non-null value")
             out.append(Compare(info.name, op, check_value(info, operand, here)))
     return out
+
+
+def compares(node: Node) -> Iterator[Compare]:
+    """Every comparison of a filter tree."""
+    if isinstance(node, Compare):
+        yield node
+    else:
+        for child in node.clauses:
+            yield from compares(child)
+
+
+def refused_float(node: Compare, refused: Container[str]) -> str | None:
+    """``"nan"`` or ``"inf"`` when ``node`` compares with such a float and ``refused`` names it, else ``None``.
+
+    (Engines that cannot store these values cannot compare with them either:
+    their drivers refuse them, or send NULL in their place.)
+    """
+    values = node.value if isinstance(node.value, tuple) else (node.value,)
+    for value in values:
+        if isinstance(value, float):
+            if "nan" in refused and math.isnan(value):
+                return "nan"
+            if "inf" in refused and math.isinf(value):
+                return "inf"
+    return None
 
 
 def parse_order(

@@ -21,7 +21,7 @@ from ...errors import (
     UnsupportedOperation,
     ValidationError,
 )
-from ...filters import And, Compare, FieldInfo, Node, Or
+from ...filters import And, Compare, FieldInfo, Node, Or, compares, refused_float
 from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
 from . import bulk
 from .filters import MongoCompiler
@@ -64,6 +64,13 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         return self.connection.features
 
     def _compile(self, node: Node) -> dict:
+        if not self.features.nonfinite_floats:  # FerretDB drops the connection on a NaN
+            for compare in compares(node):
+                refused = refused_float(compare, ("nan", "inf"))
+                if refused:
+                    raise FilterError(
+                        f"filter_by[{compare.field!r}]: {self.features.describe()} cannot compare with {refused}"
+                    )
         return self.compiler.compile(node)
 
     def _and(self, left: dict, right: dict) -> dict:

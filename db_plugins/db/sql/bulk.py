@@ -44,6 +44,7 @@ import functools
 import gc
 import io
 import itertools
+import math
 import re
 import secrets
 import uuid
@@ -108,6 +109,7 @@ class Checker:
         nul_in_strings: bool = True,
         documents: Iterable[str] = (),
         max_nesting: int = 100,
+        refused_floats: frozenset[str] = frozenset(),
     ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
@@ -121,7 +123,7 @@ class Checker:
         self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
         for key, kind in self._kinds.items():
             if kind in ("int", "float"):
-                self._limits[key] = _outside_int64
+                self._limits[key] = functools.partial(_number_problem, refused=refused_floats)
             elif kind == "str" and not nul_in_strings:
                 self._limits[key] = _nul_in_string
         for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
@@ -200,6 +202,18 @@ def _outside_int64(values: Sequence[Any]) -> str | None:
         bad = next(v for v in ints if not INT64_MIN <= v <= INT64_MAX)
         shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
         return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
+    return None
+
+
+def _number_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None:
+    """An int beyond 64 bits, or a float the engine cannot store (``refused``: ``"nan"``, ``"inf"``)."""
+    problem = _outside_int64(values)
+    if problem or not refused:
+        return problem
+    floats = _only(values, float)
+    for name, test in (("nan", math.isnan), ("inf", math.isinf)):
+        if name in refused and floats and any(map(test, floats)):
+            return f"{name} cannot be stored in this database"
     return None
 
 

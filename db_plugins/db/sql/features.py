@@ -68,6 +68,9 @@ class SQLFeatures:
     nul_in_strings: bool = True
     #: Levels of nesting a JSON value may have (MariaDB's JSON_VALID refuses 32).
     max_nesting: int = 100
+    #: Float values the engine cannot store, refused on writes: ``"nan"``, ``"inf"``
+    #: (SQLite reads NaN back as NULL; MariaDB has neither).
+    refused_floats: frozenset[str] = frozenset()
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
 
@@ -144,6 +147,7 @@ _SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(s
 
 class SQLiteFeatures(SQLFeatures):
     upsert = "on_conflict"
+    refused_floats = frozenset({"nan"})
     nulls_sort_low = True
     write_begin = "BEGIN IMMEDIATE"
     bulk_batch_size = 10000
@@ -324,6 +328,7 @@ class MySQLFeatures(SQLFeatures):
     sort_collation = "utf8mb4_bin"
     exact_string_equality = False
     max_nesting = 31
+    refused_floats = frozenset({"nan", "inf"})
     # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
     # that stopped answering, and is longer than any wait dbp itself asks the
     # server for (the migration lock waits up to LOCK_TIMEOUT, 10 minutes).

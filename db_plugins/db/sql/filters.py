@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from ...errors import FilterError
-from ...filters import And, Compare, FieldInfo, Node, Or
+from ...filters import And, Compare, FieldInfo, Node, Or, refused_float
 from .features import SQLFeatures
 
 __all__ = ["SQLCompiler"]
@@ -68,6 +68,10 @@ class SQLCompiler:
         op, value = node.op, node.value
         if not self.features.nul_in_strings and self._is_string(node.field):
             self._refuse_nul(node)
+        if self.features.refused_floats:
+            refused = refused_float(node, self.features.refused_floats)
+            if refused:
+                raise FilterError(f"filter_by[{node.field!r}]: {self.features.name} cannot compare with {refused}")
         if op == "eq":
             return self._equals(node.field, column, value)
         if op == "ne":

@@ -83,6 +83,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             nul_in_strings=connection.features.nul_in_strings,
             documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
             max_nesting=connection.features.max_nesting,
+            refused_floats=connection.features.refused_floats,
         )
         self._writer: bulk.RowWriter | None = None
 
