@@ -142,6 +142,8 @@ class DatabaseConnection(abc.ABC):
     """
 
     plugin_name: ClassVar[str] = ""
+    #: The engine's capability flags (a plugin's ``features`` object).
+    features: Any
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         self.config: Any = None
@@ -153,6 +155,7 @@ class DatabaseConnection(abc.ABC):
         from ..registry import resolve_config
 
         self.config = resolve_config(config, plugin=self.plugin_name)
+        self._queries: dict[Any, BaseQuery] = {}
         self._open(self.config, **options)
         return self
 
@@ -168,9 +171,16 @@ class DatabaseConnection(abc.ABC):
     def drop_db(self) -> None:
         """Drop the tables (collections) of the configured models."""
 
-    @abc.abstractmethod
     def query(self, model: Any) -> BaseQuery:
-        """The query interface for ``model``."""
+        """The query interface for ``model``: one per model, kept while the connection is."""
+        query = self._queries.get(model)
+        if query is None:
+            query = self._queries[model] = self._new_query(model)
+        return query
+
+    @abc.abstractmethod
+    def _new_query(self, model: Any) -> BaseQuery:
+        """A new query interface for ``model``; refuses what is not a model of this plugin."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -198,21 +208,22 @@ class BaseQuery(abc.ABC, Generic[M, W]):
     filter document).
     """
 
-    def __init__(self, connection: DatabaseConnection, model: type[M]) -> None:
+    def __init__(
+        self, connection: DatabaseConnection, model: type[M], schema: Schema, primary_key: tuple[str, ...]
+    ) -> None:
         self.connection = connection
         self.model = model
+        #: The model's filterable fields.
+        self.schema = schema
+        #: The fields that identify a row, in order.
+        self.primary_key = primary_key
+
+    @property
+    def features(self) -> Any:
+        """The engine's capability flags (the connection's)."""
+        return self.connection.features
 
     # -- what a plugin provides -------------------------------------------------
-
-    @property
-    @abc.abstractmethod
-    def schema(self) -> Schema:
-        """The model's filterable fields."""
-
-    @property
-    @abc.abstractmethod
-    def primary_key(self) -> tuple[str, ...]:
-        """The fields that identify a row, in order."""
 
     @abc.abstractmethod
     def _compile(self, node: Node) -> W:

@@ -89,7 +89,6 @@ class MongoConnection(DatabaseConnection):
         self.features: MongoFeatures = features_for(config.embedded)
         self._models_source = models
         self._models: list[type[BaseModel]] | None = None
-        self._queries: dict[Any, Any] = {}
         self._local = threading.local()
         self._write_lock: threading.RLock | None = None
         if config.embedded:
@@ -161,14 +160,10 @@ class MongoConnection(DatabaseConnection):
             for model in self.models:
                 self.database.drop_collection(model.__tablename__)
 
-    def query(self, model: Any) -> Any:
-        """The query interface for the :class:`~db_plugins.db.mongo.BaseModel` subclass ``model``."""
-        query = self._queries.get(model)
-        if query is None:
-            from .query import MongoQuery
+    def _new_query(self, model: Any) -> Any:
+        from .query import MongoQuery  # (it imports this module)
 
-            query = self._queries[model] = MongoQuery(self, model)
-        return query
+        return MongoQuery(self, model)
 
     def close(self) -> None:
         """Close the client's sockets and monitors; ``connect`` may open it again."""

@@ -21,7 +21,7 @@ from ...errors import (
     UnsupportedOperation,
     ValidationError,
 )
-from ...filters import And, Compare, FieldInfo, Node, Or, compares, refused_float
+from ...filters import And, Compare, Node, Or, compares, refused_float
 from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
 from . import bulk
 from .filters import MongoCompiler
@@ -41,27 +41,13 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             raise ValidationError(f"query: {model!r} is not a Mongo model (a db_plugins.db.mongo.BaseModel subclass)")
         if not model.__tablename__:
             raise ValidationError(f"query: {model.__name__} has no __tablename__ (the collection name)")
-        super().__init__(connection, model)
+        super().__init__(connection, model, schema(model), (model.__primary_key__ or ID,))
         self.collection = connection.database[model.__tablename__]
-        self._schema = schema(model)
-        self._pk = (model.__primary_key__ or ID,)
         self._unique = unique_keys(model)
         self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
         self.compiler = MongoCompiler(model.__primary_key__)
 
     # -- schema -------------------------------------------------------------------
-
-    @property
-    def schema(self) -> Mapping[str, FieldInfo]:
-        return self._schema
-
-    @property
-    def primary_key(self) -> tuple[str, ...]:
-        return self._pk
-
-    @property
-    def features(self) -> Any:
-        return self.connection.features
 
     def _compile(self, node: Node) -> dict:
         if not self.features.nonfinite_floats:  # FerretDB drops the connection on a NaN
@@ -145,7 +131,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         if not isinstance(attrs, Mapping):
             raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(attrs).__name__}")
         values = self._checked(attrs, what, partial=True)
-        name = self._pk[0]
+        name = self.primary_key[0]
         if name in values:
             if key is None or values[name] != key:
                 raise ValidationError(f"{what}: {name!r} is the key of {self.model_name} and cannot be changed")
@@ -157,9 +143,10 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
         if not isinstance(instance, dict):
             raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        key = instance.get(self._pk[0])
+        name = self.primary_key[0]
+        key = instance.get(name)
         if key is None:
-            raise ValidationError(f"{what}: the {self.model_name} has no {self._pk[0]!r} value (was it stored?)")
+            raise ValidationError(f"{what}: the {self.model_name} has no {name!r} value (was it stored?)")
         return key
 
     # -- writes -----------------------------------------------------------------------
@@ -219,7 +206,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 **self.connection.session_args(),
             )
         if stored is None:
-            raise NotFoundError(f"update: no {self.model_name} with {self._pk[0]}={key!r} (deleted?)")
+            raise NotFoundError(f"update: no {self.model_name} with {self.primary_key[0]}={key!r} (deleted?)")
         dict.clear(instance)
         dict.update(instance, self._instance(stored))
         return instance

@@ -100,7 +100,6 @@ class SQLConnection(DatabaseConnection):
         self.session = orm.scoped_session(self._sessions) if use_scoped else self._sessions()
         self._base = base
         self._local = threading.local()
-        self._queries: dict[Any, Any] = {}
         # A driver option the driver does not know (in ENGINE_OPTIONS' connect_args or the URL's
         # query string) only shows at the first connect: a settings mistake, not a server failure.
         options_hint = (
@@ -141,14 +140,10 @@ class SQLConnection(DatabaseConnection):
         with self.guard():
             self.metadata.drop_all(self.engine)
 
-    def query(self, model: Any) -> Any:
-        """The query interface for the mapped class ``model``."""
-        query = self._queries.get(model)
-        if query is None:
-            from .query import SQLQuery
+    def _new_query(self, model: Any) -> Any:
+        from .query import SQLQuery  # (it imports this module)
 
-            query = self._queries[model] = SQLQuery(self, model)
-        return query
+        return SQLQuery(self, model)
 
     def close(self) -> None:
         """Dispose of the connection pool (and the thread's scoped session)."""

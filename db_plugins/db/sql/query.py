@@ -54,7 +54,6 @@ class SQLQuery(BaseQuery[Any, Any]):
     """
 
     def __init__(self, connection: Any, model: Any) -> None:
-        super().__init__(connection, model)
         try:
             mapper = sa.inspect(model)
         except sa.exc.NoInspectionAvailable:
@@ -71,8 +70,9 @@ class SQLQuery(BaseQuery[Any, Any]):
                 continue  # column_property over an expression: readable, not filterable
             self.columns[prop.key] = column
             schema[prop.key] = FieldInfo(prop.key, field_kind(column), bool(column.nullable))
-        self._schema = schema
-        self._pk = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        super().__init__(
+            connection, model, schema, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        )
         self._by_column = {column: key for key, column in self.columns.items()}
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
         # Plain models are read without an ORM session outside transactions (see rows.py).
@@ -81,6 +81,13 @@ class SQLQuery(BaseQuery[Any, Any]):
             schema,
             self.model_name,
             nul_in_strings=connection.features.nul_in_strings,
+            max_lengths={}
+            if connection.features.string_lengths
+            else {
+                key: column.type.length
+                for key, column in self.columns.items()
+                if isinstance(column.type, sa.String) and column.type.length
+            },
             documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
             max_nesting=connection.features.max_nesting,
             refused_floats=connection.features.refused_floats,
@@ -88,18 +95,6 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._writer: bulk.RowWriter | None = None
 
     # -- schema -------------------------------------------------------------------
-
-    @property
-    def schema(self) -> Mapping[str, FieldInfo]:
-        return self._schema
-
-    @property
-    def primary_key(self) -> tuple[str, ...]:
-        return self._pk
-
-    @property
-    def features(self) -> Any:
-        return self.connection.features
 
     def where(self, filter_by: Any) -> Any:
         if isinstance(filter_by, sa.sql.ClauseElement):
@@ -233,7 +228,7 @@ class SQLQuery(BaseQuery[Any, Any]):
     def _key_of(self, instance: Any, what: str) -> dict[str, Any]:
         if not isinstance(instance, self.model):
             raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        key = {name: vars(instance).get(name) for name in self._pk}
+        key = {name: vars(instance).get(name) for name in self.primary_key}
         if any(v is None for v in key.values()):
             raise ValidationError(f"{what}: the {self.model_name} has no primary key value (was it stored?)")
         return key
