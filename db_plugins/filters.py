@@ -43,6 +43,8 @@ __all__ = [
     "after_condition",
     "check_value",
     "KINDS",
+    "check_integer",
+    "refused",
 ]
 
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "exists")
@@ -92,6 +94,33 @@ def _check_number(v: Any) -> Any:
     if isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX:
         raise ValueError("an integer outside the 64-bit range")
     return v
+
+
+def check_integer(v: Any) -> int:
+    """``v`` as a value for an integer field: an int in 64 bits, or a float/Decimal holding a whole number.
+
+    3.0 (what CSV readers and pandas give for integer columns) becomes 3; 1.5
+    is refused rather than left to the engine, which would round it
+    (PostgreSQL, MariaDB), keep it as a REAL in an INTEGER column (SQLite) or
+    store a double (MongoDB). Raises ``TypeError``/``ValueError``.
+    """
+    if isinstance(v, bool):
+        raise TypeError
+    if isinstance(v, (float, decimal.Decimal)):
+        if not math.isfinite(v) or v != int(v):
+            raise ValueError("not a whole number")
+        v = int(v)
+    elif not isinstance(v, int):
+        raise TypeError
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise ValueError("an integer outside the 64-bit range")
+    return int(v)
+
+
+def refused(value: Any, exc: Exception) -> str:
+    """What a refusing check got, for "expects X, got ...": the type, and why when a ``ValueError`` says."""
+    got = type(value).__name__
+    return f"{got} ({exc.args[0]})" if isinstance(exc, ValueError) and exc.args else got
 
 
 def _check_str(v: Any) -> Any:

@@ -74,7 +74,7 @@ def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
     # MariaDB's case-insensitive utf8mb4 default), so the tests prove that
     # results do not depend on them.
     options = {
-        "postgresql": f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+        "postgresql": f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
         "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'",
         "mysql": f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
     }

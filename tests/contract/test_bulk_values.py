@@ -11,6 +11,7 @@ COPY's own markers, percent signs, unicode, bytes, JSON, dates, defaults.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Any
 
 import pytest
@@ -244,7 +245,7 @@ def test_values_a_fast_path_cannot_send_take_sqlalchemys_path(env, values):
     aware = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     rows = [
         {"id": 1, "ts": aware},  # an offset for a naive column: converted, not ignored
-        {"id": 2, "i": 3.7},  # a float for an integer column
+        {"id": 2, "i": decimal.Decimal("3")},  # whole numbers of other types for an integer column
         {"id": 3, "i": 2.0},
         {"id": 4, "f": 5},  # an int for a float column
         {"id": 5, "doc": [1, {"x": None}]},

@@ -37,7 +37,7 @@ from bson import Decimal128, ObjectId
 from pymongo import IndexModel
 
 from ...errors import ConfigError, ValidationError
-from ...filters import KINDS, FieldInfo
+from ...filters import KINDS, FieldInfo, check_integer, refused
 
 __all__ = ["BaseModel", "Field", "IndexModel", "collect_models", "to_bson", "check_objectid", "ID"]
 
@@ -53,10 +53,6 @@ def check_objectid(value: Any) -> ObjectId:
     if isinstance(value, str) and _HEX24.fullmatch(value):
         return ObjectId(value)
     raise TypeError("not an ObjectId")
-
-
-def _in_int64(value: int) -> bool:
-    return -(2**63) <= value < 2**63
 
 
 def _is_number(value: Any) -> bool:
@@ -114,9 +110,7 @@ _ANY = _Type("any BSON value", lambda v: v, "any")
 _TYPES: dict[Any, _Type] = {
     str: _Type("a string", _expect(lambda v: isinstance(v, str)), "str"),
     # BSON stores 64-bit integers: a larger int would fail in the encoder, after other rows were sent.
-    int: _Type(
-        "a 64-bit integer", _expect(lambda v: type(v) is not bool and isinstance(v, int) and _in_int64(v)), "int"
-    ),
+    int: _Type("a 64-bit integer", check_integer, "int"),
     float: _Type("a number", _expect(_is_number, float), "float"),
     bool: _Type("a boolean", _expect(lambda v: isinstance(v, bool)), "bool"),
     _dt.datetime: _Type("a datetime", _check_datetime, "datetime"),
@@ -202,9 +196,9 @@ class Field:
             return None
         try:
             return self.spec.check(value)
-        except (TypeError, ValueError, ArithmeticError):  # OverflowError: float(10**400)
+        except (TypeError, ValueError, ArithmeticError) as exc:  # OverflowError: float(10**400)
             raise ValidationError(
-                f"{what}: field {self.name!r} of {model} expects {self.spec.description}, got {type(value).__name__}"
+                f"{what}: field {self.name!r} of {model} expects {self.spec.description}, got {refused(value, exc)}"
             ) from None
 
     def info(self) -> FieldInfo:

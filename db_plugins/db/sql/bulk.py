@@ -56,7 +56,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...errors import IntegrityError, ValidationError
-from ...filters import KINDS, FieldInfo
+from ...filters import KINDS, FieldInfo, check_integer, refused
 from ..generic import batched, document_problem
 from .features import SQLFeatures
 
@@ -79,7 +79,7 @@ _NONE = type(None)
 # column whose set of value types fits is checked without a call per value.
 _NUMBER = frozenset({int, float, decimal.Decimal})
 _FAST_TYPES: dict[str, frozenset[type]] = {
-    "int": _NUMBER,
+    "int": frozenset({int}),
     "float": _NUMBER,
     "decimal": _NUMBER,
     "str": frozenset({str}),
@@ -90,6 +90,10 @@ _FAST_TYPES: dict[str, frozenset[type]] = {
     "bytes": frozenset({bytes, bytearray, memoryview}),
     "uuid": frozenset({uuid.UUID}),
 }
+
+
+# Writes are stricter than filters where a column cannot hold what a filter may compare it with.
+_WRITE_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {**KINDS, "int": ("an integer", check_integer)}
 
 
 class Checker:
@@ -107,6 +111,7 @@ class Checker:
         model_name: str,
         *,
         nul_in_strings: bool = True,
+        max_lengths: Mapping[str, int] | None = None,
         documents: Iterable[str] = (),
         max_nesting: int = 100,
         refused_floats: frozenset[str] = frozenset(),
@@ -119,13 +124,17 @@ class Checker:
             for key, kind in self._kinds.items()
         }
         # What a value's type does not tell: an int beyond 64 bits (no engine stores
-        # one; drivers fail in their own ways), a NUL where strings cannot hold it.
+        # one; drivers fail in their own ways), a NUL where strings cannot hold it,
+        # a string longer than its column where the engine would store it anyway.
         self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
+        max_lengths = max_lengths or {}
         for key, kind in self._kinds.items():
             if kind in ("int", "float"):
                 self._limits[key] = functools.partial(_number_problem, refused=refused_floats)
-            elif kind == "str" and not nul_in_strings:
-                self._limits[key] = _nul_in_string
+            elif kind == "str" and (not nul_in_strings or key in max_lengths):
+                self._limits[key] = functools.partial(
+                    _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
+                )
         for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
             self._limits[key] = functools.partial(_document_problem, max_nesting=max_nesting)
 
@@ -141,12 +150,12 @@ class Checker:
         fast = self._fast[key]
         if fast is None or type(value) in fast:
             return value
-        kind = self._kinds[key]
+        description, check = _WRITE_KINDS[self._kinds[key]]
         try:
-            return KINDS[kind][1](value)
-        except (TypeError, ValueError):
+            return check(value)
+        except (TypeError, ValueError) as exc:
             raise ValidationError(
-                f"{what}: field {key!r} of {self.model_name} expects {KINDS[kind][0]}, got {type(value).__name__}"
+                f"{what}: field {key!r} of {self.model_name} expects {description}, got {refused(value, exc)}"
             ) from None
 
     def row(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -227,11 +236,18 @@ def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
     return None
 
 
-def _nul_in_string(values: Sequence[Any]) -> str | None:
-    """Why a string among ``values`` cannot be stored (it holds a NUL), or ``None``."""
+def _string_problem(values: Sequence[Any], nul: bool, max_length: int | None) -> str | None:
+    """Why a string among ``values`` cannot be stored (a NUL where ``nul`` is false,
+    more than ``max_length`` characters), or ``None``."""
     strings = _only(values, str)
-    if strings and "\x00" in "".join(strings):  # one search in C over the whole column
+    if not strings:
+        return None
+    if not nul and "\x00" in "".join(strings):  # one search in C over the whole column
         return "the string holds a NUL (\\x00) character, which this database cannot store in text"
+    if max_length is not None:
+        longest = max(map(len, strings))
+        if longest > max_length:
+            return f"a string of {longest} characters is too long for the column (at most {max_length})"
     return None
 
 

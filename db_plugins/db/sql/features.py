@@ -66,6 +66,9 @@ class SQLFeatures:
     read_autocommit: bool = False
     #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
     nul_in_strings: bool = True
+    #: The engine refuses a string longer than its ``VARCHAR(n)`` column (SQLite stores
+    #: it whole: there a longer string is refused before it is sent, as elsewhere).
+    string_lengths: bool = True
     #: Levels of nesting a JSON value may have (MariaDB's JSON_VALID refuses 32).
     max_nesting: int = 100
     #: Float values the engine cannot store, refused on writes: ``"nan"``, ``"inf"``
@@ -148,6 +151,7 @@ _SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(s
 class SQLiteFeatures(SQLFeatures):
     upsert = "on_conflict"
     refused_floats = frozenset({"nan"})
+    string_lengths = False
     nulls_sort_low = True
     write_begin = "BEGIN IMMEDIATE"
     bulk_batch_size = 10000
