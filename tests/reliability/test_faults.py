@@ -5,8 +5,8 @@ URL masked) within a bounded time, never a hang; on SQL engines no partial
 rows (the call's transaction dies with the connection); on Mongo, which has no
 transaction on these servers, the error says what may stay written and the
 test checks the report against the data; and once the server is back the
-*same* connection object works again (SQLAlchemy's ``pool_pre_ping`` and
-invalidation, pymongo's reconnection), without the application restarting.
+*same* connection object works again (SQLAlchemy's pool invalidation and
+our idle ping, pymongo's reconnection), without the application restarting.
 
 Where the faults come from:
 
@@ -448,6 +448,23 @@ def test_fault_during_migrate(
 
 
 # -- timeouts: a frozen server, a server that never answers ------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_idle_pooled_connection_killed_meanwhile_is_replaced(tmp_path: Path, engine: str) -> None:
+    """A pooled connection idle over a second is pinged before use: one the server cut meanwhile is
+    replaced without an error. In steady use it is not pinged (a round trip per call): a cut there
+    fails that one call with ConnectionError, and the next call works."""
+    with fresh_database(engine, tmp_path) as url, db_plugins.connect(section(url)) as db:
+        db.create_db()
+        q = db.query(item_model(db))
+        q.insert({"oid": "a", "n": 1})
+        assert kill_own_sessions(url) >= 1
+        time.sleep(db.features.idle_ping_seconds + 0.3)
+        assert q.count() == 1  # no error: the dead connection was found by the ping and replaced
+        assert kill_own_sessions(url) >= 1
+        assert_connection_error(bounded(q.count)[0])
+        assert q.count() == 1
 
 
 @pytest.mark.parametrize("engine", ["mysql", "mongodb"])

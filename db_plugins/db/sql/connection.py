@@ -93,6 +93,7 @@ class SQLConnection(DatabaseConnection):
         except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
             raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
         self.features.on_engine(self.engine)
+        self.features.ping_idle_connections(self.engine)
         self._write_engine = self.engine.execution_options(dbp_write=True)
         session_options = {"expire_on_commit": False, **(session_options or {})}
         self._sessions = orm.sessionmaker(bind=self.engine, **session_options)

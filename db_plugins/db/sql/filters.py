@@ -27,6 +27,15 @@ _RANGE = {
 }
 
 
+def filtered(statement: Any, where: ColumnElement[bool]) -> Any:
+    """``statement.where(where)``, or ``statement`` itself when ``where`` matches every row.
+
+    SQLite counts (and deletes) a whole table from its smallest index only
+    without a WHERE: ``WHERE 1 = 1`` makes it read every row, 3-4x slower.
+    """
+    return statement if isinstance(where, sa.sql.elements.True_) else statement.where(where)
+
+
 class SQLCompiler:
     """Compiles filter trees and orderings for one model on one engine."""
 
@@ -39,6 +48,8 @@ class SQLCompiler:
         if isinstance(node, Compare):
             return self._compare(node)
         parts = [self.compile(child) for child in node.clauses]
+        if isinstance(node, And) and not parts:
+            return sa.true()  # see filtered(): no WHERE at all
         if isinstance(node, And):
             return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]
         if isinstance(node, Or):

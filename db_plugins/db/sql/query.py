@@ -15,7 +15,7 @@ from ...filters import FieldInfo, Node
 from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from . import rows as sessionless
-from .filters import SQLCompiler
+from .filters import SQLCompiler, filtered
 
 __all__ = ["SQLQuery", "field_kind"]
 
@@ -142,7 +142,7 @@ class SQLQuery(BaseQuery[Any, Any]):
     # -- reads ----------------------------------------------------------------------
 
     def _select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
-        stmt = sa.select(self.model).where(where).order_by(*self.compiler.order(order))
+        stmt = filtered(sa.select(self.model), where).order_by(*self.compiler.order(order))
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
@@ -152,7 +152,7 @@ class SQLQuery(BaseQuery[Any, Any]):
     def _core_select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
         """:meth:`_select` over the table's columns, for :attr:`_loader`."""
         assert self._loader is not None
-        stmt = sa.select(*self._loader.columns).where(where).order_by(*self.compiler.order(order))
+        stmt = filtered(sa.select(*self._loader.columns), where).order_by(*self.compiler.order(order))
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
@@ -174,9 +174,9 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def _count(self, where: Any, limit: int | None = None) -> int:
         if limit is None:
-            stmt = sa.select(sa.func.count()).select_from(self.table).where(where)
+            stmt = filtered(sa.select(sa.func.count()).select_from(self.table), where)
         else:
-            inner = sa.select(sa.literal(1).label("one")).select_from(self.table).where(where).limit(limit)
+            inner = filtered(sa.select(sa.literal(1).label("one")).select_from(self.table), where).limit(limit)
             stmt = sa.select(sa.func.count()).select_from(inner.subquery())
         if not self.connection.in_transaction:
             return sessionless.reading(self.connection, lambda conn: int(conn.execute(stmt).scalar_one()))
@@ -311,12 +311,12 @@ class SQLQuery(BaseQuery[Any, Any]):
         return changed
 
     def _delete(self, where: Any) -> int:
-        stmt = sa.delete(self.table).where(where)
+        stmt = filtered(sa.delete(self.table), where)
         return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
 
     def _update_many(self, where: Any, attrs: Mapping[str, Any]) -> int:
         values = self._check_values(attrs, "update_many")
-        stmt = sa.update(self.table).where(where).values({self.columns[k]: v for k, v in values.items()})
+        stmt = filtered(sa.update(self.table), where).values({self.columns[k]: v for k, v in values.items()})
         return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
 
     def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
