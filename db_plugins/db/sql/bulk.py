@@ -841,8 +841,7 @@ def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequenc
         if ready is None:
             return None
         encoded.append(ready)
-    buffer = io.StringIO()
-    csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(zip(*encoded))
+    buffer = _CsvStream(zip(*encoded))
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
     n = len(encoded[0])
@@ -867,9 +866,31 @@ def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequenc
     return rowcount if shape.mode == "ignore" else n
 
 
-def _copy(connection: sa.Connection, sql: str, buffer: io.StringIO) -> None:
+class _CsvStream:
+    """What ``COPY ... FROM STDIN`` reads: CSV written a slice of rows per ``read``.
+
+    The server parses one slice while this process writes the next (two cores
+    busy, not one after the other): faster than writing all the CSV first.
+    """
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]], rows_per_read: int = 2000) -> None:
+        self._rows = rows
+        self._per_read = rows_per_read
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+
+    def read(self, size: int = -1) -> str:
+        chunk = list(itertools.islice(self._rows, self._per_read))
+        if not chunk:
+            return ""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerows(chunk)
+        return self._buffer.getvalue()
+
+
+def _copy(connection: sa.Connection, sql: str, buffer: _CsvStream) -> None:
     """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
-    buffer.seek(0)
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()
     try:

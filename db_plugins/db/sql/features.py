@@ -285,6 +285,8 @@ class PostgreSQLFeatures(SQLFeatures):
     nulls_sort_low = False
     sort_collation = "C"
     nul_in_strings = False
+    # Each COPY costs round trips of its own; 20,000 rows of CSV are a few MB.
+    bulk_batch_size = 20000
     # libpq has no read timeout. A server that refuses or does not answer the
     # connect fails within connect_timeout; a peer that vanishes (host down,
     # network cut) is noticed by TCP keepalives within about a minute, instead
