@@ -68,6 +68,41 @@ def test_find_one_default_order_is_primary_key(env):
     assert env.q("Item").find_one({"oid": "Z"}) is None
 
 
+def test_find_one_by_plain_equalities_matches_the_operator_form(env):
+    """``{"f": v}`` (SQL binds it to a prepared statement) finds exactly what ``{"f": {"$eq": v}}`` finds:
+    case, trailing spaces, int-vs-float and field order included."""
+    q = env.q("Item")
+    q.bulk_insert(
+        [
+            {"oid": "a", "mag": 2.0, "n": 2, "name": "Abc"},
+            {"oid": "c", "mag": 2.5, "n": 3, "name": "abc"},
+            {"oid": "b", "mag": 3.0, "n": 3, "name": "abc "},
+        ]
+    )
+
+    def key(row):
+        return None if row is None else row.oid
+
+    for filter_by in (
+        {"oid": "a"},
+        {"oid": "A"},
+        {"name": "abc "},
+        {"name": "abc"},
+        {"name": "ABC"},
+        {"mag": 2},
+        {"mag": 2.5, "n": 3},
+        {"n": 3, "mag": 2.5},
+        {"n": 3, "name": "abc "},
+        {"n": 3},
+        {"n": 4},
+    ):
+        expected = q.find_one({f: {"$eq": v} for f, v in filter_by.items()})
+        assert key(q.find_one(filter_by)) == key(expected), filter_by
+        found, created = q.get_or_create(filter_by, oid="new") if expected is not None else (expected, False)
+        assert (key(found), created) == (key(expected), False), filter_by
+    assert key(q.find_one({"n": 3})) == "b"  # the first in key order
+
+
 def test_find_one_with_filter_and_order(env):
     seed(env)
     assert env.q("Item").find_one({"n": {"$gte": 2}}, order_by="-mag").oid == "O4"

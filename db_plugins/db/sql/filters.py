@@ -59,7 +59,8 @@ class SQLCompiler:
     def _is_string(self, field: str) -> bool:
         return self.schema[field].kind == "str"
 
-    def _equals(self, field: str, column: ColumnElement, value: Any) -> ColumnElement[bool]:
+    def equals(self, field: str, column: ColumnElement, value: Any) -> ColumnElement[bool]:
+        """``column`` equals ``value`` (or a bound parameter), exactly, as the filter language means it."""
         if value is None:
             return column.is_(None)
         if self._is_string(field):
@@ -84,11 +85,11 @@ class SQLCompiler:
             if refused:
                 raise FilterError(f"filter_by[{node.field!r}]: {self.features.name} cannot compare with {refused}")
         if op == "eq":
-            return self._equals(node.field, column, value)
+            return self.equals(node.field, column, value)
         if op == "ne":
             if value is None:
                 return column.is_not(None)
-            return sa.or_(column.is_(None), sa.not_(self._equals(node.field, column, value)))
+            return sa.or_(column.is_(None), sa.not_(self.equals(node.field, column, value)))
         if op == "exists":
             return column.is_not(None) if value else column.is_(None)
         if op in ("in", "nin"):

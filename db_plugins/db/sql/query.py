@@ -19,6 +19,20 @@ from .filters import SQLCompiler, filtered
 
 __all__ = ["SQLQuery", "field_kind"]
 
+_INT64 = (-(2**63), 2**63 - 1)
+# Field kind -> value types find_one may bind as they are; each type's check below.
+_PLAIN: dict[str, frozenset[type]] = {
+    "int": frozenset({int}),
+    "float": frozenset({float, int}),
+    "str": frozenset({str}),
+}
+_PLAIN_CHECK: dict[type, Any] = {
+    int: lambda v, features: _INT64[0] <= v <= _INT64[1],
+    float: lambda v, features: v - v == 0,  # finite: NaN and infinity take the checked path
+    # ASCII: no lone surrogate to refuse; a NUL only where the engine stores one.
+    str: lambda v, features: v.isascii() and (features.nul_in_strings or "\x00" not in v),
+}
+
 
 def field_kind(column: sa.Column) -> str:
     """The filter kind (a key of :data:`db_plugins.filters.KINDS`) of a column."""
@@ -93,6 +107,9 @@ class SQLQuery(BaseQuery[Any, Any]):
             refused_floats=connection.features.refused_floats,
         )
         self._writer: bulk.RowWriter | None = None
+        # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
+        self._plain_kinds = {key: _PLAIN.get(info.kind) for key, info in schema.items()}
+        self._by_fields: dict[tuple[str, ...], Any] = {}
 
     # -- schema -------------------------------------------------------------------
 
@@ -163,6 +180,48 @@ class SQLQuery(BaseQuery[Any, Any]):
     def _sessionless(self) -> bool:
         """Reads may skip the ORM session: a plain model, outside ``db.transaction()``."""
         return self._loader is not None and not self.connection.in_transaction
+
+    def find_one(self, filter_by: Any = None, order_by: Any = None) -> Any:
+        if order_by is None:
+            found = self._fetch_equal(filter_by)
+            if found is not None:
+                return found[0] if found else None
+        return super().find_one(filter_by, order_by)
+
+    def _fetch_equal(self, filter_by: Any) -> list[Any] | None:
+        """The first row (in key order) whose fields equal ``filter_by``'s values, or ``None``
+        when the filter is not plain equalities a prepared statement can serve.
+
+        The common lookup by key skips parsing, compiling and building a
+        statement (about half of ``find_one``'s own cost): values of the plain
+        types below go as parameters to the statement made once for these fields.
+        Anything else (operators, None, other types, strings beyond ASCII) takes
+        the general path, which checks it and raises as documented.
+        """
+        if type(filter_by) is not dict or not filter_by or not self._sessionless:
+            return None
+        kinds = self._plain_kinds
+        for key, value in filter_by.items():
+            plain = kinds.get(key)
+            if plain is None or type(value) not in plain or not _PLAIN_CHECK[type(value)](value, self.features):
+                return None
+        fields = tuple(filter_by)
+        statement = self._by_fields.get(fields)
+        if statement is None:
+            where = sa.and_(
+                *(
+                    self.compiler.equals(key, self.columns[key], sa.bindparam(f"p{i}", type_=self.columns[key].type))
+                    for i, key in enumerate(fields)
+                )
+            )
+            statement = self._core_select(where, self.parse_order(None), 1)
+            if len(self._by_fields) < 256:  # field orders a caller may vary: bounded
+                self._by_fields[fields] = statement
+        params = {f"p{i}": value for i, value in enumerate(filter_by.values())}
+        build = self._loader
+        return sessionless.reading(
+            self.connection, lambda conn: [build(row) for row in conn.execute(statement, params)]
+        )
 
     def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
         if self._sessionless:
@@ -322,13 +381,18 @@ class SQLQuery(BaseQuery[Any, Any]):
     def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
         if not isinstance(filter_by, Mapping) or not filter_by:
             raise FilterError("get_or_create: filter_by must be a non-empty dict")
-        node = self.parse_filter(filter_by)
-        where = self._compile(node)
-        values = {**equalities(node), **self._check_values(defaults, "get_or_create")}
-        order = self.parse_order(None)
-        found = self._fetch(where, order, 1)
+        checked = self._check_values(defaults, "get_or_create")  # a bad default: refused, even on a hit
+        found = self._fetch_equal(filter_by)
         if found:
             return found[0], False
+        node = self.parse_filter(filter_by)
+        where = self._compile(node)
+        values = {**equalities(node), **checked}
+        order = self.parse_order(None)
+        if found is None:
+            found = self._fetch(where, order, 1)
+            if found:
+                return found[0], False
         if self.connection.in_transaction:
             return self._create_in_transaction(where, order, values)
         lock_name = f"get_or_create:{self.table.name}:{sorted(map(repr, values.items()))}"
