@@ -48,7 +48,8 @@ def insert_rows(connection: Any, collection: Any, batches: Iterable[list[Row]], 
         for batch in batches:
             for doc, _ in batch:
                 # A key chosen here, not by the driver, so failures can always be named.
-                doc.setdefault(ID, ObjectId())
+                if ID not in doc:
+                    doc[ID] = ObjectId()
             if mode == "update":
                 written += _upsert(connection, collection, batch, written)
             else:

@@ -104,6 +104,8 @@ class _Type:
         self.kind = kind
         self.filter_check = filter_check
         self.from_bson = from_bson
+        #: The value types ``check`` returns unchanged whatever the value: no call needed.
+        self.unchanged: frozenset[type] = frozenset()
 
 
 _ANY = _Type("any BSON value", lambda v: v, "any")
@@ -134,6 +136,8 @@ _TYPES: dict[Any, _Type] = {
     object: _ANY,
 }
 _TYPE_NAMES = "str, int, float, bool, datetime, date, dict, list, bytes, ObjectId, Decimal, object"
+for _type, _unchanged in ((str, str), (float, float), (bool, bool), (ObjectId, ObjectId)):
+    _TYPES[_type].unchanged = frozenset({_unchanged})
 _TYPES[Decimal128] = _TYPES[decimal.Decimal]
 _TYPES[None] = _ANY
 _TYPES[Any] = _ANY
@@ -169,6 +173,7 @@ class Field:
         self.required = required or (primary_key and not self.generated)
         self.default = default
         self.name = ""
+        self._unchanged = spec.unchanged
 
     @property
     def has_default(self) -> bool:
@@ -190,6 +195,8 @@ class Field:
 
     def check(self, value: Any, model: str, what: str) -> Any:
         """``value`` checked and converted for storage; :class:`ValidationError` naming the field."""
+        if type(value) in self._unchanged:
+            return value
         if value is None:
             if self.required:
                 raise ValidationError(f"{what}: field {self.name!r} of {model} is required (got None)")
@@ -289,6 +296,10 @@ class BaseModel(dict):
 # -- documents <-> instances -------------------------------------------------------
 
 
+# Types to_bson returns unchanged, skipped without a call.
+_BSON_AS_IS = frozenset({str, int, float, bool, _dt.datetime, type(None), ObjectId})
+
+
 def to_bson(value: Any) -> Any:
     """``value`` in a form BSON can hold (dates as midnight datetimes, Decimals as Decimal128)."""
     if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
@@ -338,7 +349,10 @@ def validate(model: type[BaseModel], data: Mapping[str, Any], what: str, *, part
 def to_document(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
     """Checked field values as the stored document (the primary key renamed to ``_id``)."""
     pk = model.__primary_key__
-    return {(ID if key == pk else key): to_bson(value) for key, value in values.items()}
+    return {
+        (ID if key == pk else key): value if type(value) in _BSON_AS_IS else to_bson(value)
+        for key, value in values.items()
+    }
 
 
 def from_document(model: type[BaseModel], document: Mapping[str, Any]) -> BaseModel:

@@ -120,6 +120,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         # or the server would choke on (refused here, before any row of the call is sent).
         finite = not self.features.nonfinite_floats
         for name, value in values.items():
+            if type(value) is float and value - value == 0:  # the common case: a finite float
+                continue
             if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
                 problem = document_problem(value, bson=True, finite=finite)
                 if problem:
@@ -175,14 +177,16 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         check_rows(rows, self.model_name)
         pk = self.model.__primary_key__
         checked = 0
+        upsert = on_conflict == "update"
+        nothing: frozenset[str] = frozenset()
 
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
-            where = f"bulk_insert row {checked}"
+            values = self._checked(obj, f"bulk_insert row {checked}")
             checked += 1
-            given = obj.keys() if isinstance(obj, Mapping) else ()
-            values = self._checked(obj, where)
-            return to_document(self.model, values), frozenset(ID if k == pk else k for k in given)
+            # An upsert overwrites only the fields the row gave.
+            given = frozenset(ID if k == pk else k for k in obj) if upsert else nothing
+            return to_document(self.model, values), given
 
         def batches() -> Iterator[list[bulk.Row]]:
             for batch in batched(rows, self.features.bulk_batch_size):
