@@ -6,6 +6,8 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import db_plugins
 
@@ -28,6 +30,15 @@ def test_on_a_non_key_field(env):
     again, created = q.get_or_create({"oid": "X"})
     assert created is False
     assert getattr(again, env.key("Event")) == getattr(event, env.key("Event"))
+
+
+def test_a_taken_key_with_other_values_is_a_conflict(env):
+    """The filter names the key of a row whose other values differ: nothing to get, nothing to create."""
+    q = env.q("Item")
+    q.insert({"oid": "A", "mag": 2.0})
+    with pytest.raises(db_plugins.DuplicateKeyError, match="Item"):
+        q.get_or_create({"oid": "A", "mag": 1.0})
+    assert q.count() == 1 and q.find_one({"oid": "A"}).mag == 2.0
 
 
 def test_bad_filter(env):
@@ -79,3 +90,37 @@ def test_concurrent_processes_get_one_row(env, model_name):
     assert len({key for key, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert env.q(model_name).count() == 1
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Tagged(_Base):
+    """Unique in four ways: the key, a unique column, a unique constraint and a unique index."""
+
+    __tablename__ = "tagged"
+    __table_args__ = (sa.UniqueConstraint("a", "b"), sa.Index("ix_pair", "c", "d", unique=True))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(8), unique=True)
+    a: Mapped[int] = mapped_column()
+    b: Mapped[int] = mapped_column()
+    c: Mapped[int] = mapped_column()
+    d: Mapped[int] = mapped_column()
+    e: Mapped[int] = mapped_column(index=True)
+
+
+def test_unique_keys_sql_tables_declare():
+    """get_or_create inserts without a lock when the filter covers one of these."""
+    with db_plugins.connect("sqlite://") as db:
+        _Base.metadata.create_all(db.engine)
+        q = db.query(Tagged)
+        assert sorted(map(sorted, q._unique_keys)) == [["a", "b"], ["c", "d"], ["code"], ["id"]]
+        assert q._is_unique({"code": "x", "e": 1}) and q._is_unique({"a": 1, "b": 2})
+        assert not q._is_unique({"a": 1, "e": 2}) and not q._is_unique({"c": 1})
+        row, created = q.get_or_create({"a": 1, "b": 2}, code="x", c=1, d=1, e=1)
+        again, created_again = q.get_or_create({"b": 2, "a": 1})
+        assert created and not created_again and again.id == row.id
+        with pytest.raises(db_plugins.DuplicateKeyError, match="Tagged"):
+            q.get_or_create({"a": 5, "b": 5}, code="x", c=2, d=2, e=2)  # code is taken
+        assert q.count() == 1

@@ -110,8 +110,21 @@ class SQLQuery(BaseQuery[Any, Any]):
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
         self._plain_kinds = {key: _PLAIN.get(info.kind) for key, info in schema.items()}
         self._by_fields: dict[tuple[str, ...], Any] = {}
+        self._unique_keys = self._find_unique_keys()
 
     # -- schema -------------------------------------------------------------------
+
+    def _find_unique_keys(self) -> list[frozenset[str]]:
+        """The field sets the table holds unique: its primary key, unique constraints and unique indexes."""
+        groups = [list(self.table.primary_key.columns)]
+        groups += [list(c.columns) for c in self.table.constraints if isinstance(c, sa.UniqueConstraint)]
+        groups += [list(index.expressions) for index in self.table.indexes if index.unique]
+        keys = []
+        for columns in groups:
+            fields = [self._by_column.get(column) for column in columns]
+            if fields and all(fields):
+                keys.append(frozenset(fields))
+        return keys
 
     def where(self, filter_by: Any) -> Any:
         if isinstance(filter_by, sa.sql.ClauseElement):
@@ -385,6 +398,17 @@ class SQLQuery(BaseQuery[Any, Any]):
         found = self._fetch_equal(filter_by)
         if found:
             return found[0], False
+        if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
+            # The unique index arbitrates between concurrent creators: no lock needed.
+            try:
+                return self.insert({**filter_by, **checked}), True
+            except DuplicateKeyError as exc:
+                found = self._fetch_equal(filter_by)
+                if found:
+                    return found[0], False
+                raise DuplicateKeyError(
+                    f"get_or_create: {self.model_name} with {describe(filter_by)} conflicts with another row"
+                ) from exc
         node = self.parse_filter(filter_by)
         where = self._compile(node)
         values = {**equalities(node), **checked}
@@ -416,6 +440,11 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found:
                     return found[0], False
         raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} conflicts with another row")
+
+    def _is_unique(self, filter_by: Mapping[str, Any]) -> bool:
+        """Whether at most one row can match ``filter_by``'s (non-null) equalities."""
+        fields = filter_by.keys()
+        return any(key <= fields for key in self._unique_keys)
 
     def _create_in_transaction(self, where: Any, order: Any, values: dict[str, Any]) -> tuple[Any, bool]:
         session = self.connection._stack[-1]
