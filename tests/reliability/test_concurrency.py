@@ -293,3 +293,28 @@ def test_two_initdb_at_once(engine: str, tmp_path: Path) -> None:
                 assert {"star", "observation"} <= set(db.list_collection_names())
                 assert db["_dbp_migrations"].count_documents({}) == 1
         assert "nothing to apply" in project.ok("migrate").stdout
+
+
+def test_sqlite_switch_to_wal_waits_for_a_locked_new_file(tmp_path: Path) -> None:
+    """Two processes opening one new file: the one that meets the other's lock waits, it does not fail.
+
+    SQLite refuses the journal-mode switch at once while another connection
+    holds the file (the busy timeout does not apply), so the switch retries.
+    """
+    import sqlite3
+    import threading
+
+    from db_plugins.db.sql.features import _use_wal
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiter = sqlite3.connect(path, timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _use_wal(waiter.cursor(), patience=0.1)
+    threading.Timer(0.3, holder.rollback).start()
+    _use_wal(waiter.cursor(), patience=10)
+    assert waiter.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    waiter.close()
+    holder.close()

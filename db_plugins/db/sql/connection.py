@@ -112,8 +112,11 @@ class SQLConnection(DatabaseConnection):
             raise ConfigError(f"{options_hint}: {_first_line(scrub(exc))}") from None
         except sa.exc.DBAPIError as exc:
             new = translate_error(exc, self.features, config.masked_url)
+            detail = _first_line(scrub(exc.orig or exc))
+            if new is exc and exc.orig is not None and self.features.classify(exc.orig) == RETRY:
+                raise ConnectionError(f"cannot use database {config.masked_url}: {detail}") from exc  # still busy
             if new is exc:  # neither the server nor the credentials: the options (psycopg2's "invalid dsn")
-                raise ConfigError(f"{options_hint}: {_first_line(scrub(exc.orig or exc))}") from exc
+                raise ConfigError(f"{options_hint}: {detail}") from exc
             raise new from exc
         with self.guard(), first as connection:
             self.features.detect(connection)

@@ -248,7 +248,7 @@ class SQLiteFeatures(SQLFeatures):
             if wal:
                 # Readers and the writer do not block each other (a stream can
                 # stay open while its rows are updated).
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -272,6 +272,22 @@ class SQLiteFeatures(SQLFeatures):
         if name == "SQLITE_TOOBIG" or any(limit in text for limit in _SQLITE_LIMITS):
             return UNSUPPORTED
         return None
+
+
+def _use_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Switch the database to WAL unless it is already (the mode is stored in the file)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:
+            # A connection that meets another converting the same new file gets
+            # SQLITE_BUSY at once: the busy timeout does not cover this switch.
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 _SQLITE_LIMITS = ("too many SQL variables", "Expression tree is too large", "too many terms", "parser stack overflow")
