@@ -184,6 +184,33 @@ def test_decimal_follows_the_server(mdb):
         assert q.count() == 1
 
 
+def test_a_filter_pinning_a_unique_key_is_sent_without_a_sort(mdb, monkeypatch):
+    """At most one document matches, so no order is asked of the server (a sort can cost it the index)."""
+    users = mdb.query(User)
+    users.bulk_insert([{"email": f"u{i}@x", "name": "same"} for i in range(3)])
+    sorts = []
+    real = users.collection.find
+
+    def find(*args, **kwargs):
+        sorts.append(kwargs.get("sort"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(users.collection, "find", find)
+    assert users.find_one({"email": "u1@x"}).email == "u1@x"
+    assert users.get_or_create({"email": "u2@x", "name": "same"})[0].email == "u2@x"
+    assert users.find_one({"$and": [{"email": {"$eq": "u0@x"}}, {"name": "same"}]}).email == "u0@x"
+    assert sorts == [None, None, None]
+    # Not pinned to one value: the order (key order by default) is kept.
+    assert [u.email for u in users.find_all({"name": "same"}, order_by="-email", paginate=False)] == [
+        "u2@x",
+        "u1@x",
+        "u0@x",
+    ]
+    assert users.find_one({"email": {"$in": ["u0@x", "u1@x"]}}, order_by="-email").email == "u1@x"
+    assert users.find_one({"email": None}) is None
+    assert None not in sorts[3:] and len(sorts) == 6
+
+
 def test_get_or_create_upserts_on_a_unique_index(mdb):
     q = mdb.query(User)
 
