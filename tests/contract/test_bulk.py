@@ -30,6 +30,20 @@ def test_bulk_insert_accepts_a_generator_and_instances(env):
     assert env.q("Item").find_one({"oid": "G11999"}).mag == 11999.0
 
 
+def test_bulk_insert_from_a_generator_that_reuses_one_dict(env):
+    """Each row is read as it is yielded (csv-style readers may refill one dict)."""
+    q = env.q("Item")
+
+    def rows():
+        row = {}
+        for i in range(5):
+            row["oid"], row["n"] = f"R{i}", i
+            yield row
+
+    assert q.bulk_insert(rows()) == 5
+    assert sorted((item.oid, item.n) for item in q.find_all(paginate=False)) == [(f"R{i}", i) for i in range(5)]
+
+
 def test_bulk_insert_empty(env):
     assert env.q("Item").bulk_insert([]) == 0
     assert env.q("Item").bulk_insert([], on_conflict="update") == 0

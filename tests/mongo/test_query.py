@@ -91,6 +91,43 @@ def test_bulk_write_error_says_what_was_written(mdb):
     assert q.count() == 6
 
 
+def test_bulk_insert_by_column_stores_what_the_row_check_stores(mdb):
+    """Plain rows giving the same fields take the column check; the documents match insert's."""
+    q = mdb.query(Doc)
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
+    rows = [{"key": f"c{i}", "s": "x", "i": i, "f": 0.5, "b": True, "when": when, "ref": None} for i in range(4)]
+    assert q._columns.documents([dict(r) for r in rows]) is not None
+    assert q.bulk_insert(rows) == 4
+    q.insert({**rows[0], "key": "single"})
+    stored = {d["_id"]: d for d in q.collection.find()}
+    single = stored.pop("single")
+    for i, document in enumerate(sorted(stored.values(), key=lambda d: d["_id"])):
+        assert {**document, "_id": "single", "i": 0} == {**single, "i": 0} and document["i"] == i
+    assert single["day"] == dt.datetime(2024, 1, 2) and single["when"].microsecond == 123000
+    assert rows[0]["key"] == "c0" and "_id" not in rows[0]  # the caller's dicts are left alone
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"i": 2**63}, "field 'i' of Doc expects a 64-bit integer"),
+        ({"i": True}, "field 'i' of Doc expects a 64-bit integer"),
+        ({"s": 5}, "field 's' of Doc expects a string"),
+        ({"f": float("nan")}, "field 'f' of Doc"),
+        ({"nope": 1}, "unknown field 'nope'"),
+    ],
+)
+def test_bulk_insert_by_column_refuses_as_the_row_check_does(mdb, bad, message):
+    if "f" in bad and mdb.features.nonfinite_floats:
+        pytest.skip("this server stores NaN")
+    q = mdb.query(Doc)
+    rows = [{"key": f"c{i}", "s": "x", "i": i, "f": 0.5} for i in range(5)]
+    rows[3] = {**rows[3], **bad}
+    with pytest.raises(db_plugins.ValidationError, match=rf"bulk_insert row 3: .*{message}"):
+        q.bulk_insert(rows)
+    assert q.count() == 0
+
+
 def test_bulk_write_error_counts_earlier_batches(mdb):
     mdb.features.bulk_batch_size = 4  # this connection only: three batches
     q = mdb.query(Note)

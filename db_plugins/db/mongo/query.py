@@ -24,6 +24,7 @@ from ...errors import (
 from ...filters import And, Compare, Node, Or, compares, refused_float
 from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
 from . import bulk
+from .columns import ColumnChecker
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
 from .models import ID, BaseModel, from_document, schema, to_document, unique_keys, validate
@@ -46,6 +47,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         self._unique = unique_keys(model)
         self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
         self.compiler = MongoCompiler(model.__primary_key__)
+        self._columns = ColumnChecker(model, finite_floats=not connection.features.nonfinite_floats)
 
     # -- schema -------------------------------------------------------------------
 
@@ -203,8 +205,19 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             return to_document(self.model, values), given
 
         def batches() -> Iterator[list[bulk.Row]]:
-            for batch in batched(rows, self.features.bulk_batch_size):
-                yield [row(obj) for obj in batch]
+            nonlocal checked
+            # A copy as each row is read: a generator may hand out one dict over and over.
+            copies = (obj.copy() if type(obj) is dict else obj for obj in rows)
+            for batch in batched(copies, self.features.bulk_batch_size):
+                # The fields the rows give (all alike when the column check applies), before defaults.
+                first = batch[0]
+                given = frozenset(ID if k == pk else k for k in first) if upsert and type(first) is dict else nothing
+                documents = self._columns.documents(batch)
+                if documents is None:
+                    yield [row(obj) for obj in batch]
+                    continue
+                checked += len(batch)
+                yield [(document, given) for document in documents]
 
         if self.features.atomic_bulk and not self.connection.in_transaction:
             with self.connection.transaction():
@@ -292,10 +305,12 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         """The first document matching ``filter_by``, or a new one made of its equalities and ``defaults``.
 
         A hit costs one round trip. On a miss, when a unique index covers the
-        filter's equalities the document is created by one atomic upsert
-        (``$setOnInsert``); otherwise a lock document in ``_dbp_locks`` makes
-        concurrent callers (threads or processes) take turns at
-        find-then-insert, so one document is created whatever the index.
+        filter's equalities the document is inserted, and a caller that loses
+        the race on the index reads the winner's document (inside a
+        transaction, where a failed write would abort it, one atomic upsert
+        with ``$setOnInsert`` instead); otherwise a lock document in
+        ``_dbp_locks`` makes concurrent callers (threads or processes) take
+        turns at find-then-insert, so one document is created whatever the index.
         """
         if not isinstance(filter_by, Mapping) or not filter_by:
             raise FilterError("get_or_create: filter_by must be a non-empty dict")
@@ -313,7 +328,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             return self._upsert(where, document)
         pinned = {k for k, v in document.items() if v is not None and self._pinned(node, k)}
         if any(keys <= pinned for keys in self._unique):
-            return self._upsert(where, document)
+            # The unique index arbitrates: whoever loses the insert reads the winner's document.
+            return self._insert_or_read(where, document)
         name = lock_id("get_or_create", self.collection.name, _canonical(node))
         with document_lock(self.connection, name):
             found = self._first(where)
@@ -329,10 +345,12 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         try:
             with self.connection.guard(write=True):
                 self.collection.insert_one(document, **self.connection.session_args())
-        except DuplicateKeyError:
+        except DuplicateKeyError as exc:
             found = self._first(where)
             if found is None:
-                raise
+                raise DuplicateKeyError(
+                    f"get_or_create: {self.model_name} with {describe(document)} conflicts with another document"
+                ) from exc
             return found, False
         return self._instance(document), True
 

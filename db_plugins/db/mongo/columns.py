@@ -1,0 +1,155 @@
+"""``bulk_insert``'s common case checked a column at a time: plain dicts that all give the same fields.
+
+Checking a row field by field costs a few function calls a value, more than
+the driver's own encoding of it. When every row of a batch is a plain dict
+with the same keys and every value is of a type its field stores as it is,
+one ``set(map(type, column))`` per field (and ``min``/``max`` for the 64-bit
+integer range, ``isfinite`` where the server refuses NaN) proves what the
+row-by-row check would, and the documents need no conversion. Anything else —
+an unknown field, a missing required one, a value to convert or refuse —
+sends the batch through the row-by-row check, which names the row and the
+field at fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from operator import itemgetter
+from typing import Any
+
+from bson import ObjectId
+
+from ...errors import ValidationError
+from .models import ID, BaseModel, to_bson
+
+__all__ = ["ColumnChecker"]
+
+INT64 = (-(2**63), 2**63 - 1)
+_NONE = type(None)
+# Types a field of that type stores unchanged. A datetime is truncated to the
+# millisecond by the BSON encoder exactly as the row check does.
+_STORED_AS_IS: dict[Any, type] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: bool,
+    dt.datetime: dt.datetime,
+    ObjectId: ObjectId,
+}
+_PLANS_KEPT = 64
+
+
+class ColumnChecker:
+    """Documents for batches of one model's rows, or ``None`` when a batch needs the row-by-row check."""
+
+    def __init__(self, model: type[BaseModel], finite_floats: bool) -> None:
+        self.model = model
+        self.finite_floats = finite_floats
+        self._plans: dict[tuple[Any, ...], Any] = {}
+
+    def documents(self, rows: list[Any]) -> list[dict[str, Any]] | None:
+        """``rows`` made the stored documents, or ``None`` (then left as they were).
+
+        ``rows`` must be the caller's own copies: they are changed in place.
+        """
+        first = rows[0]
+        if type(first) is not dict or not first:
+            return None
+        keys = tuple(first)
+        plan = self._plans.get(keys)
+        if plan is None:
+            if len(self._plans) >= _PLANS_KEPT:
+                self._plans.clear()
+            plan = self._plans[keys] = self._plan(keys)
+        if not plan:
+            return None
+        columns, defaults, renamed = plan
+        width = len(keys)
+        if not all(type(row) is dict and len(row) == width for row in rows):
+            return None
+        try:
+            values = list(map(itemgetter(*keys), rows)) if width > 1 else [(row[keys[0]],) for row in rows]
+        except KeyError:
+            return None
+        for column, (accepted, is_int, is_float) in zip(zip(*values), columns):
+            types = set(map(type, column))
+            if not types <= accepted:
+                return None
+            if is_int and int in types:
+                numbers = [v for v in column if v is not None] if _NONE in types else column
+                if min(numbers) < INT64[0] or max(numbers) > INT64[1]:
+                    return None
+            if is_float and self.finite_floats and float in types:
+                numbers = [v for v in column if v is not None] if _NONE in types else column
+                if not all(map(math.isfinite, numbers)):
+                    return None
+        fixed = {name: value.value for name, value in defaults.items() if type(value) is _Constant}
+        made = [(name, make) for name, make in defaults.items() if type(make) is not _Constant]
+        rename = renamed in first
+        for row in rows:
+            if rename:
+                row[ID] = row.pop(renamed)
+            if fixed:
+                row.update(fixed)
+            for name, make in made:
+                row[name] = make()
+        return rows
+
+    def _plan(self, keys: tuple[Any, ...]) -> Any:
+        """What to check per column for rows giving ``keys``; ``False`` when the row check must run."""
+        fields = self.model.__fields__
+        pk = self.model.__primary_key__
+        columns = []
+        for key in keys:
+            field = fields.get(key) if isinstance(key, str) else None
+            if field is None:
+                return False
+            stored = _STORED_AS_IS.get(field.type)
+            if stored is None:
+                return False
+            accepted = frozenset({stored} if field.required else {stored, _NONE})
+            columns.append((accepted, stored is int, stored is float))
+        defaults: dict[str, Any] = {}
+        for name, field in fields.items():
+            if name in keys:
+                continue
+            if field.has_default:
+                default = _default(field, self.model.__name__, self.finite_floats)
+                if default is None:
+                    return False
+                defaults[name] = default
+            elif field.required and not field.generated:
+                return False
+        return columns, {(ID if name == pk else name): value for name, value in defaults.items()}, pk
+
+
+def _default(field: Any, model: str, finite_floats: bool) -> Any:
+    """A checked stored constant, or a function making one per document; ``None``: leave it to the row check."""
+    if field.type is dt.date:
+        to_stored = to_bson  # a date is stored as a datetime at midnight
+    elif field.type in _STORED_AS_IS and not (field.type is float and finite_floats):
+        to_stored = None
+    else:
+        return None  # a default to convert or refuse case by case
+    if callable(field.default):
+
+        def make() -> Any:
+            value = field.check(field.default_value(), model, "bulk_insert default")
+            return to_stored(value) if to_stored else value
+
+        return make
+    try:
+        value = field.check(field.default, model, "bulk_insert default")
+    except ValidationError:
+        return None  # the row check names the row
+    return _Constant(to_stored(value) if to_stored else value)
+
+
+class _Constant:
+    """A default's stored value (a class of its own: the value itself may be callable-looking)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
