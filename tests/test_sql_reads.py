@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 import db_plugins
 from db_plugins.db.sql.rows import InstanceLoader
+from tests.servers import SQL_ENGINES, fresh_database
 
 
 class Base(DeclarativeBase):
@@ -113,3 +114,24 @@ def test_load_event_listeners_keep_the_orm_path(db):
     q.insert({"id": 3})
     q.find_one({"id": 3})
     assert seen == [3]
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+def test_reads_hand_their_connection_back_ready_for_transactions(engine, tmp_path):
+    """A read may run in the driver's autocommit mode; the pooled connection must not stay in it."""
+    with (
+        fresh_database(engine, tmp_path) as url,
+        db_plugins.connect({"URL": url, "ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0}}) as db,
+    ):
+        Base.metadata.create_all(db.engine)
+        parents = db.query(Parent)
+        parents.insert({"id": 1, "name": "a"})
+        assert parents.find_one({"id": 1}).name == "a" and parents.count() == 1
+        assert parents.paginate(per_page=5).items[0].id == 1
+        with pytest.raises(RuntimeError), db.transaction():
+            parents.insert({"id": 2, "name": "b"})
+            raise RuntimeError("roll back")
+        assert parents.count() == 1
+        if db.features.read_autocommit:
+            with db.engine.connect() as conn:
+                assert conn.connection.dbapi_connection.autocommit is False

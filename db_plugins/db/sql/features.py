@@ -63,7 +63,8 @@ class SQLFeatures:
     bulk_batch_size: int = 5000
     #: A single read statement outside ``db.transaction()`` runs in the driver's
     #: autocommit mode: no ``BEGIN`` before it, no ``ROLLBACK`` after it. Only
-    #: where switching modes costs no round trip (psycopg2: a client-side flag).
+    #: where switching modes costs no round trip (psycopg2's own ``autocommit``
+    #: attribute: a client-side flag, unlike SQLAlchemy's isolation-level reset).
     read_autocommit: bool = False
     #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
     nul_in_strings: bool = True
