@@ -35,10 +35,6 @@ autodoc_typehints = "description"
 nitpicky = False
 html_theme = "alabaster"
 
-# Pages another part of the project writes: listed in the toctree only once they exist.
-OPTIONAL_PAGES = ("performance",)
-
-
 class FeaturesTable(Directive):
     """``{dbp-features} pkg.Class pkg.OtherClass ...``: a table of capability flags, read from the classes.
 
@@ -94,15 +90,6 @@ def _row(cells: list[str], literal: bool = False) -> nodes.row:
     return row
 
 
-def _drop_missing_pages(app: Any, docname: str, source: list[str]) -> None:
-    if docname != "index":
-        return
-    for page in OPTIONAL_PAGES:
-        if not (Path(app.srcdir) / f"{page}.md").exists():
-            source[0] = source[0].replace(f"\n{page}\n", "\n")
-
-
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("dbp-features", FeaturesTable)
-    app.connect("source-read", _drop_missing_pages)
     return {"parallel_read_safe": True}
