@@ -11,6 +11,7 @@ Python per call, most of ``find_one``'s time next to a raw driver.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -33,9 +34,13 @@ class InstanceLoader:
         self.keys = list(columns)
         self.columns = list(columns.values())
         self._new = mapper.class_manager.new_instance
+        self._dict_of = mapper.class_manager.dict_getter()
         self._class = mapper.class_
         positions = {column: i for i, column in enumerate(self.columns)}
-        self._pk = [positions[column] for column in mapper.primary_key]
+        pk = [positions[column] for column in mapper.primary_key]
+        # The identity tuple in one C call (itemgetter gives a bare value for one column).
+        self._identity = itemgetter(*pk) if len(pk) > 1 else None
+        self._pk0 = pk[0]
 
     @classmethod
     def for_mapper(cls, mapper: orm.Mapper, table: sa.Table, columns: dict[str, sa.Column]) -> InstanceLoader | None:
@@ -57,11 +62,11 @@ class InstanceLoader:
 
     def __call__(self, row: Sequence[Any]) -> Any:
         instance = self._new()
-        state = instance_state(instance)
-        state.dict.update(zip(self.keys, row))
+        self._dict_of(instance).update(zip(self.keys, row))
         # What closing the loading session leaves: an identity key, no session
         # (what orm.make_transient_to_detached sets, at a third of its cost).
-        state.key = (self._class, tuple([row[i] for i in self._pk]), None)
+        identity = (row[self._pk0],) if self._identity is None else self._identity(row)
+        instance_state(instance).key = (self._class, identity, None)
         return instance
 
 
