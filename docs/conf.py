@@ -35,6 +35,7 @@ autodoc_typehints = "description"
 nitpicky = False
 html_theme = "alabaster"
 
+
 class FeaturesTable(Directive):
     """``{dbp-features} pkg.Class pkg.OtherClass ...``: a table of capability flags, read from the classes.
 

@@ -97,10 +97,15 @@ class _Base(DeclarativeBase):
 
 
 class Tagged(_Base):
-    """Unique in four ways: the key, a unique column, a unique constraint and a unique index."""
+    """Unique in four ways: the key, a unique column, a unique constraint and a unique index
+    (``e`` only where positive: not a key)."""
 
     __tablename__ = "tagged"
-    __table_args__ = (sa.UniqueConstraint("a", "b"), sa.Index("ix_pair", "c", "d", unique=True))
+    __table_args__ = (
+        sa.UniqueConstraint("a", "b"),
+        sa.Index("ix_pair", "c", "d", unique=True),
+        sa.Index("ix_partial", "e", unique=True, sqlite_where=sa.text("e > 0"), postgresql_where=sa.text("e > 0")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(8), unique=True)
     a: Mapped[int] = mapped_column()
@@ -117,7 +122,7 @@ def test_unique_keys_sql_tables_declare():
         q = db.query(Tagged)
         assert sorted(map(sorted, q._unique_keys)) == [["a", "b"], ["c", "d"], ["code"], ["id"]]
         assert q._is_unique({"code": "x", "e": 1}) and q._is_unique({"a": 1, "b": 2})
-        assert not q._is_unique({"a": 1, "e": 2}) and not q._is_unique({"c": 1})
+        assert not q._is_unique({"a": 1, "e": 2}) and not q._is_unique({"c": 1}) and not q._is_unique({"e": 1})
         row, created = q.get_or_create({"a": 1, "b": 2}, code="x", c=1, d=1, e=1)
         again, created_again = q.get_or_create({"b": 2, "a": 1})
         assert created and not created_again and again.id == row.id

@@ -118,7 +118,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         """The field sets the table holds unique: its primary key, unique constraints and unique indexes."""
         groups = [list(self.table.primary_key.columns)]
         groups += [list(c.columns) for c in self.table.constraints if isinstance(c, sa.UniqueConstraint)]
-        groups += [list(index.expressions) for index in self.table.indexes if index.unique]
+        # A partial index (postgresql_where=, sqlite_where=) leaves the other rows free to repeat.
+        groups += [list(index.expressions) for index in self.table.indexes if index.unique and not _partial(index)]
         keys = []
         for columns in groups:
             fields = [self._by_column.get(column) for column in columns]
@@ -459,6 +460,10 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found is None:
                     raise
                 return found, False
+
+
+def _partial(index: sa.Index) -> bool:
+    return any(key.endswith("_where") and value is not None for key, value in index.dialect_kwargs.items())
 
 
 def _detach(instance: Any) -> None:
