@@ -26,7 +26,9 @@ from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import values
 from .errors import FilterError
+from .values import INT64_MAX, INT64_MIN
 
 __all__ = [
     "Compare",
@@ -45,6 +47,8 @@ __all__ = [
     "KINDS",
     "check_integer",
     "refused",
+    "exact_compare",
+    "exact",
 ]
 
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "exists")
@@ -84,12 +88,11 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool)
 
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
 def _check_number(v: Any) -> Any:
     if not _is_number(v):
         raise TypeError
+    if isinstance(v, decimal.Decimal) and v.is_nan():
+        raise ValueError("NaN")  # a Decimal NaN compares with nothing, not even itself
     # Every engine stores integers in 64 bits; a larger one fails in each driver differently.
     if isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX:
         raise ValueError("an integer outside the 64-bit range")
@@ -383,3 +386,87 @@ def _past(name: str, descending: bool, value: Any) -> Node | None:
     if value is None:
         return None
     return Or((Compare(name, "lt", value), Compare(name, "eq", None)))
+
+
+NOTHING: Node = Or(())
+
+
+def exact(node: Node, schema: Schema) -> Node:
+    """``node`` with every comparison made exact for its field (see :func:`exact_compare`).
+
+    Returns ``node`` itself when nothing changes, which is the common case.
+    """
+    if isinstance(node, Compare):
+        info = schema.get(node.field)
+        return exact_compare(node, info.kind) if info is not None else node
+    clauses = tuple(exact(child, schema) for child in node.clauses)
+    if all(a is b for a, b in zip(clauses, node.clauses)):
+        return node
+    return type(node)(clauses)
+
+
+def exact_compare(node: Compare, kind: str) -> Node:
+    """``node`` with an operand the field holds, selecting the rows MongoDB's exact comparison selects.
+
+    A field of kind ``"float"`` holds doubles and one of kind ``"int"`` 64-bit
+    integers; engines compare an operand of another type after converting one
+    side, which rounds: ``{"f": {"$gte": 2**53 + 1}}`` would match 2**53 on
+    PostgreSQL, MariaDB and SQLite. Here it becomes ``$gte 2**53 + 2`` (the
+    next double), ``{"i": {"$lt": 2.5}}`` becomes ``$lte 2``, an equality with
+    a value the field cannot hold matches nothing (and ``$ne`` every row), and
+    ``$in``/``$nin`` drop such values. Returns ``node`` itself when its operand
+    is already of the field's type.
+    """
+    if kind == "float":
+        held, as_held, side = _is_double, values.as_double, _double_side
+    elif kind == "int":
+        held, as_held, side = _is_integer, values.as_integer, _integer_side
+    else:
+        return node
+    if node.op in ("in", "nin"):
+        return node if all(map(held, node.value)) else _held(node, as_held, side)
+    return node if held(node.value) else _held(node, as_held, side)
+
+
+def _is_double(value: Any) -> bool:
+    """A value every engine compares with a double exactly."""
+    kind = type(value)
+    return (
+        kind is float or value is None or (kind is int and -values.EXACT_DOUBLE_INT <= value <= values.EXACT_DOUBLE_INT)
+    )
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int or value is None
+
+
+def _held(node: Compare, held: Callable[[Any], Any], side: Callable[[str, str, Any], Node]) -> Node:
+    op, value = node.op, node.value
+    if op in ("in", "nin"):
+        kept = tuple(v for v in (held(v) if _is_number(v) else v for v in value) if v is not None)
+        return Compare(node.field, op, kept + (None,) * (None in value))
+    if op not in ("eq", "ne", *RANGE_OPS) or not _is_number(value) or values.is_nan(value):
+        return node
+    converted = held(value)
+    if converted is not None:
+        return Compare(node.field, op, converted)
+    if op == "eq":
+        return NOTHING
+    if op == "ne":
+        return MATCH_ALL
+    return side(node.field, op, value)
+
+
+def _double_side(field: str, op: str, value: Any) -> Node:
+    below, above = values.double_bounds(value)
+    return Compare(field, "gte", above) if op in ("gt", "gte") else Compare(field, "lte", below)
+
+
+def _integer_side(field: str, op: str, value: Any) -> Node:
+    below, above = values.integer_bounds(value)
+    bound = above if op in ("gt", "gte") else below
+    if INT64_MIN <= bound <= INT64_MAX:
+        return Compare(field, "gte" if op in ("gt", "gte") else "lte", int(bound))
+    # Every stored integer is on one side of the operand.
+    above_all = bound > INT64_MAX
+    return NOTHING if above_all == (op in ("gt", "gte")) else Compare(field, "exists", True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Double, Float, Integer, String
+from sqlalchemy import BigInteger, Boolean, Double, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -38,7 +38,7 @@ class Sample(Base):
     __tablename__ = "samples"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    i: Mapped[int | None] = mapped_column(Integer)
+    i: Mapped[int | None] = mapped_column(BigInteger)
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)

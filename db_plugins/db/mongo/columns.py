@@ -80,10 +80,12 @@ class ColumnChecker:
                 numbers = [v for v in column if v is not None] if _NONE in types else column
                 if min(numbers) < INT64[0] or max(numbers) > INT64[1]:
                     return None
-            if is_float and self.finite_floats and float in types:
+            if is_float and float in types:
                 numbers = [v for v in column if v is not None] if _NONE in types else column
-                if not all(map(math.isfinite, numbers)):
+                if self.finite_floats and not all(map(math.isfinite, numbers)):
                     return None
+                if 0.0 in numbers and any(math.copysign(1.0, v) < 0 for v in numbers if v == 0):
+                    return None  # -0.0 is stored as 0.0: the row check converts it
         fixed = {name: value.value for name, value in defaults.items() if type(value) is _Constant}
         made = [(name, make) for name, make in defaults.items() if type(make) is not _Constant]
         rename = renamed in first

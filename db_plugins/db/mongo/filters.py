@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...filters import And, Compare, Node, Or
+from ...filters import And, Compare, Node, Or, Schema, exact_compare
 from .models import ID, to_bson
 
 __all__ = ["MongoCompiler", "MATCH_NOTHING"]
@@ -27,8 +27,9 @@ MATCH_NOTHING: dict[str, Any] = {ID: {"$in": []}}
 class MongoCompiler:
     """Compiles filter trees and orderings for one model (field names -> stored names)."""
 
-    def __init__(self, primary_key: str | None) -> None:
+    def __init__(self, primary_key: str | None, schema: Schema | None = None) -> None:
         self.primary_key = primary_key
+        self.schema = schema or {}
 
     def stored(self, field: str) -> str:
         """The document key holding ``field``."""
@@ -47,6 +48,11 @@ class MongoCompiler:
         raise TypeError(f"not a filter node: {node!r}")
 
     def _compare(self, node: Compare) -> dict[str, Any]:
+        info = self.schema.get(node.field)
+        if info is not None:
+            held = exact_compare(node, info.kind)
+            if held is not node:
+                return self.compile(held)
         name = self.stored(node.field)
         op, value = node.op, node.value
         if op == "exists":

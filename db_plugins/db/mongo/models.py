@@ -38,6 +38,7 @@ from pymongo import IndexModel
 
 from ...errors import ConfigError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
+from ...values import to_double, to_finite_number
 
 __all__ = ["BaseModel", "Field", "IndexModel", "collect_models", "to_bson", "check_objectid", "ID"]
 
@@ -73,9 +74,12 @@ def _check_date(value: Any) -> _dt.date:
 
 def _check_decimal(value: Any) -> Decimal128:
     if isinstance(value, Decimal128):
-        return value
+        value = value.to_decimal()
+    if isinstance(value, float) and not isinstance(value, bool):
+        # The float's shortest form, as SQL drivers send a float to a DECIMAL column.
+        value = decimal.Decimal(repr(value))
     if isinstance(value, decimal.Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
-        return Decimal128(decimal.Decimal(value))
+        return Decimal128(to_finite_number(decimal.Decimal(value)))
     raise TypeError
 
 
@@ -113,7 +117,7 @@ _TYPES: dict[Any, _Type] = {
     str: _Type("a string", _expect(lambda v: isinstance(v, str)), "str"),
     # BSON stores 64-bit integers: a larger int would fail in the encoder, after other rows were sent.
     int: _Type("a 64-bit integer", check_integer, "int"),
-    float: _Type("a number", _expect(_is_number, float), "float"),
+    float: _Type("a number", to_double, "float"),
     bool: _Type("a boolean", _expect(lambda v: isinstance(v, bool)), "bool"),
     _dt.datetime: _Type("a datetime", _check_datetime, "datetime"),
     _dt.date: _Type(
@@ -130,13 +134,14 @@ _TYPES: dict[Any, _Type] = {
         "a Decimal",
         _check_decimal,
         "decimal",
-        filter_check=_expect(lambda v: _is_number(v) or isinstance(v, (decimal.Decimal, Decimal128))),
+        filter_check=lambda v: to_finite_number(v.to_decimal() if isinstance(v, Decimal128) else v),
         from_bson=lambda v: v.to_decimal() if isinstance(v, Decimal128) else v,
     ),
     object: _ANY,
 }
 _TYPE_NAMES = "str, int, float, bool, datetime, date, dict, list, bytes, ObjectId, Decimal, object"
-for _type, _unchanged in ((str, str), (float, float), (bool, bool), (ObjectId, ObjectId)):
+# (Not float: -0.0 is stored as 0.0.)
+for _type, _unchanged in ((str, str), (bool, bool), (ObjectId, ObjectId)):
     _TYPES[_type].unchanged = frozenset({_unchanged})
 _TYPES[Decimal128] = _TYPES[decimal.Decimal]
 _TYPES[None] = _ANY

@@ -8,6 +8,7 @@ friends never reach the server); the native pymongo ``Collection`` is
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -21,7 +22,7 @@ from ...errors import (
     UnsupportedOperation,
     ValidationError,
 )
-from ...filters import And, Compare, Node, Or, compares, refused_float
+from ...filters import And, Compare, Node, Or, compares, exact, refused_float
 from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
 from . import bulk
 from .columns import ColumnChecker
@@ -46,18 +47,24 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         self.collection = connection.database[model.__tablename__]
         self._unique = unique_keys(model)
         self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
-        self.compiler = MongoCompiler(model.__primary_key__)
+        self.compiler = MongoCompiler(model.__primary_key__, self.schema)
         self._columns = ColumnChecker(model, finite_floats=not connection.features.nonfinite_floats)
 
     # -- schema -------------------------------------------------------------------
 
     def _compile(self, node: Node) -> dict:
-        if not self.features.nonfinite_floats:  # FerretDB drops the connection on a NaN
+        features = self.features
+        if not features.nonfinite_floats or not features.decimal128:
+            node = exact(node, self.schema)  # what will be sent (the compiler would do it too)
             for compare in compares(node):
-                refused = refused_float(compare, ("nan", "inf"))
+                # FerretDB drops the connection on a NaN, and on any Decimal128 operand.
+                refused = None if features.nonfinite_floats else refused_float(compare, ("nan", "inf"))
+                if not features.decimal128 and self.schema[compare.field].kind not in ("int", "float"):
+                    found = compare.value if isinstance(compare.value, tuple) else (compare.value,)
+                    refused = refused or ("a Decimal" if any(isinstance(v, Decimal) for v in found) else None)
                 if refused:
                     raise FilterError(
-                        f"filter_by[{compare.field!r}]: {self.features.describe()} cannot compare with {refused}"
+                        f"filter_by[{compare.field!r}]: {features.describe()} cannot compare with {refused}"
                     )
         return self.compiler.compile(node)
 

@@ -55,8 +55,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ... import values as value_rules
 from ...errors import IntegrityError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
+from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
 from ..generic import batched, document_problem
 from .features import SQLFeatures
 
@@ -80,7 +82,7 @@ _NONE = type(None)
 _NUMBER = frozenset({int, float, decimal.Decimal})
 _FAST_TYPES: dict[str, frozenset[type]] = {
     "int": frozenset({int}),
-    "float": _NUMBER,
+    "float": frozenset({int, float}),  # a Decimal is converted (or refused) by the float check
     "decimal": _NUMBER,
     "str": frozenset({str}),
     "bool": frozenset({bool}),
@@ -93,7 +95,12 @@ _FAST_TYPES: dict[str, frozenset[type]] = {
 
 
 # Writes are stricter than filters where a column cannot hold what a filter may compare it with.
-_WRITE_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {**KINDS, "int": ("an integer", check_integer)}
+_WRITE_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    **KINDS,
+    "int": ("an integer", check_integer),
+    "float": ("a number", value_rules.to_double),
+    "decimal": ("a finite number", value_rules.to_finite_number),
+}
 
 
 class Checker:
@@ -129,8 +136,12 @@ class Checker:
         self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
         max_lengths = max_lengths or {}
         for key, kind in self._kinds.items():
-            if kind in ("int", "float"):
-                self._limits[key] = functools.partial(_number_problem, refused=refused_floats)
+            if kind == "int":
+                self._limits[key] = _outside_int64
+            elif kind == "float":
+                self._limits[key] = functools.partial(_float_problem, refused=refused_floats)
+            elif kind == "decimal":
+                self._limits[key] = _decimal_problem
             elif kind == "str" and (not nul_in_strings or key in max_lengths):
                 self._limits[key] = functools.partial(
                     _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
@@ -170,6 +181,8 @@ class Checker:
             out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
             if key in limits:
                 self._limit(key, (out[key],), what)
+                if value == 0 and type(value) is float:
+                    out[key] = 0.0  # -0.0: see db_plugins.values.to_double
         return out
 
     def column(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
@@ -179,6 +192,8 @@ class Checker:
             values = [v if type(v) in fast else self.value(key, v, what) for v in values]
         if key in self._limits:
             self._limit(key, values, what)
+            if 0.0 in values and self._kinds[key] == "float":  # one pass in C; -0.0 == 0.0
+                values = [0.0 if v == 0 and type(v) is float else v for v in values]
         return values
 
     def _limit(self, key: str, values: Sequence[Any], what: str) -> None:
@@ -191,9 +206,6 @@ class Checker:
         for key in keys:
             if key not in self._fast:
                 raise self.unknown(key, what)
-
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _only(values: Sequence[Any], kind: type) -> Sequence[Any]:
@@ -214,15 +226,30 @@ def _outside_int64(values: Sequence[Any]) -> str | None:
     return None
 
 
-def _number_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None:
-    """An int beyond 64 bits, or a float the engine cannot store (``refused``: ``"nan"``, ``"inf"``)."""
-    problem = _outside_int64(values)
-    if problem or not refused:
-        return problem
+def _float_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None:
+    """An int no double equals (past 2**53), or a float the engine cannot store
+    (``refused``: ``"nan"``, ``"inf"``)."""
+    ints = _only(values, int)
+    if ints and (min(ints) < -EXACT_DOUBLE_INT or max(ints) > EXACT_DOUBLE_INT):
+        for v in ints:
+            try:
+                value_rules.to_double(v)
+            except ValueError as exc:
+                return f"the integer {exc.args[0]}"
+    if not refused:
+        return None
     floats = _only(values, float)
     for name, test in (("nan", math.isnan), ("inf", math.isinf)):
         if name in refused and floats and any(map(test, floats)):
             return f"{name} cannot be stored in this database"
+    return None
+
+
+def _decimal_problem(values: Sequence[Any]) -> str | None:
+    """A NaN or an infinity: no engine's DECIMAL column holds one (MariaDB's and SQLite's have none)."""
+    for kind in (decimal.Decimal, float):
+        if not all(map(value_rules.is_finite, _only(values, kind))):
+            return "a NaN or an infinity cannot be stored in a decimal field"
     return None
 
 

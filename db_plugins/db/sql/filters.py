@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from ...errors import FilterError
-from ...filters import And, Compare, FieldInfo, Node, Or, refused_float
+from ...filters import And, Compare, FieldInfo, Node, Or, exact_compare, refused_float
 from .features import SQLFeatures
 
 __all__ = ["SQLCompiler"]
@@ -76,6 +76,9 @@ class SQLCompiler:
         return clause
 
     def _compare(self, node: Compare) -> ColumnElement[bool]:
+        held = exact_compare(node, self.schema[node.field].kind)
+        if held is not node:
+            return self.compile(held)
         column = self.columns[node.field]
         op, value = node.op, node.value
         if not self.features.nul_in_strings and self._is_string(node.field):

@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
+from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
 from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from . import rows as sessionless
@@ -19,18 +20,16 @@ from .filters import SQLCompiler, filtered
 
 __all__ = ["SQLQuery", "field_kind"]
 
-_INT64 = (-(2**63), 2**63 - 1)
-# Field kind -> value types find_one may bind as they are; each type's check below.
-_PLAIN: dict[str, frozenset[type]] = {
-    "int": frozenset({int}),
-    "float": frozenset({float, int}),
-    "str": frozenset({str}),
-}
-_PLAIN_CHECK: dict[type, Any] = {
-    int: lambda v, features: _INT64[0] <= v <= _INT64[1],
-    float: lambda v, features: v - v == 0,  # finite: NaN and infinity take the checked path
+# Field kind -> {value type find_one may bind as it is -> the check that it may}.
+_PLAIN: dict[str, dict[type, Any]] = {
+    "int": {int: lambda v, features: INT64_MIN <= v <= INT64_MAX},
+    "float": {
+        float: lambda v, features: v - v == 0,  # finite: NaN and infinity take the checked path
+        # An int a double equals: a larger one is made exact by the filter compiler.
+        int: lambda v, features: -EXACT_DOUBLE_INT <= v <= EXACT_DOUBLE_INT,
+    },
     # ASCII: no lone surrogate to refuse; a NUL only where the engine stores one.
-    str: lambda v, features: v.isascii() and (features.nul_in_strings or "\x00" not in v),
+    "str": {str: lambda v, features: v.isascii() and (features.nul_in_strings or "\x00" not in v)},
 }
 
 
@@ -217,7 +216,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         kinds = self._plain_kinds
         for key, value in filter_by.items():
             plain = kinds.get(key)
-            if plain is None or type(value) not in plain or not _PLAIN_CHECK[type(value)](value, self.features):
+            check = None if plain is None else plain.get(type(value))
+            if check is None or not check(value, self.features):
                 return None
         fields = tuple(filter_by)
         statement = self._by_fields.get(fields)
@@ -412,7 +412,8 @@ class SQLQuery(BaseQuery[Any, Any]):
                 ) from exc
         node = self.parse_filter(filter_by)
         where = self._compile(node)
-        values = {**equalities(node), **checked}
+        # The filter's values are stored too: checked as writes are (a filter may compare what a field cannot hold).
+        values = {**self._check_values(equalities(node), "get_or_create"), **checked}
         order = self.parse_order(None)
         if found is None:
             found = self._fetch(where, order, 1)

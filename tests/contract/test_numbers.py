@@ -1,0 +1,146 @@
+"""Numbers at the edges mean what MongoDB means on every engine (SPEC §6).
+
+Ints past 2**53 against a float field, floats and Decimals against an integer
+field, -0.0, Decimal NaN: the rows found, counted, deleted and created are the
+ones MongoDB's exact comparison gives, and a value a field cannot hold exactly
+is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import pytest
+
+from db_plugins import FilterError, ValidationError
+
+BIG = 2**53  # the last integer before doubles skip one
+
+
+@pytest.fixture
+def samples(env):
+    q = env.q("Sample")
+    q.delete(all=True)
+    yield q
+    q.delete(all=True)
+
+
+def _ids(q, filter_by):
+    return sorted(r.id for r in q.find_all(filter_by, paginate=False))
+
+
+def test_an_int_past_2_53_against_a_float_field(samples):
+    q = samples
+    q.bulk_insert([{"id": 1, "f": float(BIG)}, {"id": 2, "f": float(BIG + 2)}, {"id": 3, "f": 2.0**63}])
+    cases = {
+        "$gte": (BIG + 1, [2, 3]),
+        "$gt": (BIG + 1, [2, 3]),
+        "$lte": (BIG + 1, [1]),
+        "$lt": (BIG + 1, [1]),
+        "$ne": (BIG + 1, [1, 2, 3]),
+        "$eq": (BIG + 1, []),
+        "$in": ([BIG + 1, BIG + 2], [2]),
+        "$nin": ([BIG + 1, BIG], [2, 3]),
+    }
+    for op, (operand, expected) in cases.items():
+        filter_by = {"f": {op: operand}}
+        assert _ids(q, filter_by) == expected, filter_by
+        assert q.count(filter_by) == len(expected), filter_by
+    assert q.find_one({"f": BIG + 1}) is None
+    assert q.count({"f": BIG + 1}) == 0
+    assert q.find_one({"f": 2**63 - 1}) is None  # not 2.0**63
+    assert q.find_one({"f": BIG}).id == 1  # an int a double equals still matches
+    assert q.delete({"f": {"$gte": BIG + 1}}) == 2
+    assert _ids(q, None) == [1]
+
+
+def test_floats_and_decimals_against_an_integer_field(samples):
+    q = samples
+    q.bulk_insert([{"id": i, "i": v} for i, v in enumerate([1, 2, 3, BIG, BIG + 1, 2**63 - 1, -(2**63)])])
+    cases = [
+        ({"i": Decimal("1")}, [0]),
+        ({"i": 1.0}, [0]),
+        ({"i": 1.5}, []),
+        ({"i": {"$ne": 1.5}}, [0, 1, 2, 3, 4, 5, 6]),
+        ({"i": {"$gt": Decimal("1.5")}}, [1, 2, 3, 4, 5]),
+        ({"i": {"$lt": 2.5, "$gte": 0}}, [0, 1]),
+        ({"i": {"$lte": float(BIG)}}, [0, 1, 2, 3, 6]),
+        ({"i": float(BIG)}, [3]),
+        ({"i": {"$gt": float(BIG)}}, [4, 5]),
+        ({"i": {"$lt": 1e19}}, [0, 1, 2, 3, 4, 5, 6]),
+        ({"i": {"$gt": 1e19}}, []),
+        ({"i": {"$gte": -1e19}}, [0, 1, 2, 3, 4, 5, 6]),
+        ({"i": {"$lt": -math.inf}}, []),
+        ({"i": {"$in": [2.0, 2.5, Decimal("3")]}}, [1, 2]),
+        ({"i": {"$nin": [2.0, 2.5]}}, [0, 2, 3, 4, 5, 6]),
+        ({"i": {"$gte": 2**63 - 1}}, [5]),
+        ({"i": {"$gte": 2.0**63}}, []),
+    ]
+    for filter_by, expected in cases:
+        assert _ids(q, filter_by) == expected, filter_by
+        assert q.count(filter_by) == len(expected), filter_by
+        found = q.find_one(filter_by)
+        assert (found.id if found else None) == (expected[0] if expected else None), filter_by
+
+
+def test_a_value_a_float_field_cannot_hold_is_refused(samples):
+    q = samples
+    for write in (
+        lambda: q.insert({"id": 1, "f": BIG + 1}),
+        lambda: q.bulk_insert([{"id": 1, "f": 1.0}, {"id": 2, "f": BIG + 1}]),
+        lambda: q.bulk_insert([{"id": 1, "f": Decimal("0.1")}]),
+        lambda: q.get_or_create({"f": BIG + 1}, id=1),
+    ):
+        with pytest.raises(ValidationError, match="'f'"):
+            write()
+    assert q.count() == 0
+    created, _ = q.get_or_create({"id": 7}, f=Decimal("0.5"))
+    assert q.find_one({"id": 7}).f == 0.5
+    row = q.insert({"id": 2, "f": 2**60})  # a double equals it: stored exactly
+    assert q.find_one({"f": 2**60}).id == 2 == row.id
+    assert q.update(row, {"f": 3}).f == 3
+    with pytest.raises(ValidationError, match="'f'"):
+        q.update(row, {"f": BIG + 1})
+    with pytest.raises(ValidationError, match="'f'"):
+        q.update_many({"id": 2}, {"f": BIG + 1})
+    assert q.find_one({"id": 2}).f == 3
+
+
+def test_get_or_create_with_a_big_int_on_a_float_field_does_not_repeat(samples):
+    q = samples
+    q.insert({"id": 1, "f": float(BIG)})
+    with pytest.raises(ValidationError):
+        q.get_or_create({"f": BIG + 1}, id=2)
+    row, created = q.get_or_create({"f": BIG}, id=3)
+    assert (row.id, created) == (1, False)
+    assert q.count() == 1
+
+
+def test_negative_zero_is_stored_as_zero(samples):
+    q = samples
+    q.insert({"id": 1, "f": -0.0})
+    q.bulk_insert([{"id": 2, "f": -0.0}, {"id": 3, "f": 1.0}])
+    q.bulk_insert([{"id": 4, "f": -0.0}], on_conflict="update")
+    for row in q.find_all({"f": 0.0}, paginate=False):
+        assert math.copysign(1.0, row.f) == 1.0, row.id
+    assert _ids(q, {"f": -0.0}) == [1, 2, 4]
+    assert _ids(q, {"f": {"$lt": 0}}) == []
+
+
+def test_decimal_nan_is_refused_in_filters(samples):
+    for filter_by in ({"i": Decimal("NaN")}, {"f": {"$gt": Decimal("NaN")}}, {"i": {"$in": [Decimal("sNaN")]}}):
+        with pytest.raises(FilterError, match="NaN"):
+            samples.find_one(filter_by)
+        with pytest.raises(FilterError, match="NaN"):
+            samples.delete(filter_by)
+
+
+def test_decimal_operands_match_by_value(samples):
+    q = samples
+    q.bulk_insert([{"id": 1, "f": 0.5, "i": 1}, {"id": 2, "f": 0.1, "i": 2}])
+    assert _ids(q, {"f": Decimal("0.5")}) == [1]
+    assert _ids(q, {"f": Decimal("0.1")}) == []  # the double 0.1 is not the decimal 0.1
+    assert _ids(q, {"f": {"$gt": Decimal("0.1")}}) == [1, 2]  # 0.1 (double) > Decimal("0.1")
+    assert _ids(q, {"f": {"$lt": Decimal("0.1")}}) == []
+    assert _ids(q, {"i": {"$in": [Decimal("2"), Decimal("2.5")]}}) == [2]
