@@ -8,6 +8,7 @@ The budget is fixed: ``DBP_HYPOTHESIS_EXAMPLES`` examples per test and engine
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,8 @@ budget = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-# Case, accents, pad spaces, astral code points, and strings that collations
+# Case, accents, pad spaces, astral code points (which UTF-16 order would put
+# before U+E000..U+FFFF), combining characters, and strings that collations
 # other than code-point order would put elsewhere.
 STRINGS = [
     "",
@@ -36,6 +38,7 @@ STRINGS = [
     "aB",
     "Ab",
     "é",
+    "e\u0301",
     "É",
     "e",
     "z",
@@ -44,19 +47,57 @@ STRINGS = [
     "ß",
     "ss",
     "😀",
+    "\U00010000",
+    "\ue000",
+    "\ufffd",
+    "\ufb01",
+    "fi",
     "İ",
     "i",
     "_",
     "%",
 ]
-ints = st.integers(-3, 3) | st.integers(-(2**31), 2**31 - 1)
-floats = st.sampled_from([-1.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 1e10]) | st.floats(
-    -1e6, 1e6, allow_nan=False, allow_infinity=False
-)
-strings = st.sampled_from(STRINGS) | st.text(alphabet="aAbBéÉ zZ😀", max_size=4)
-numbers = ints | floats  # an int and a float compare by value, on either kind of field
+BIG = 2**53  # past it, doubles skip integers
+INT64 = (-(2**63), 2**63 - 1)
+EDGE_INTS = [0, -1, BIG - 1, BIG, BIG + 1, -BIG - 1, 2**62, *INT64, INT64[1] - 1]
+EDGE_FLOATS = [
+    -1.5,
+    -0.0,
+    0.0,
+    0.5,
+    1.0,
+    2.0,
+    2.5,
+    1e10,
+    float(BIG),
+    float(BIG + 2),
+    2.0**63,
+    -(2.0**63),
+    2.0**64,
+    1e300,
+    -1e300,
+    1.7976931348623157e308,
+    2.2250738585072014e-308,  # the smallest normal double
+    5e-324,  # the smallest subnormal
+    -5e-324,
+]
+ints = st.integers(-3, 3) | st.integers(-(2**31), 2**31 - 1) | st.sampled_from(EDGE_INTS) | st.integers(*INT64)
+floats = st.sampled_from(EDGE_FLOATS) | st.floats(allow_nan=False, allow_infinity=False)
+decimals = st.sampled_from(
+    [Decimal("0.1"), Decimal("0.5"), Decimal("-0"), Decimal(BIG + 1), Decimal("2.5"), Decimal("1E+19")]
+) | st.decimals(min_value=-(10**20), max_value=10**20, allow_nan=False, allow_infinity=False, places=2)
+strings = st.sampled_from(STRINGS) | st.text(alphabet="aAbBéÉ zZ😀\u0301\ufffd", max_size=4)
+# An int, a float and a Decimal compare by exact value, on either kind of field (as in MongoDB).
+numbers = ints | floats | decimals
+# A float field holds doubles: ints a double equals are stored (as that double) too.
+exact_doubles = st.integers(-BIG, BIG) | st.sampled_from([2**60, -(2**62), 2**63])
 VALUES = {"i": numbers, "f": numbers, "s": strings, "b": st.booleans()}
-STORED = {"i": ints, "f": floats, "s": strings, "b": st.booleans()}
+STORED = {
+    "i": ints | st.integers(-(2**40), 2**40).map(float),
+    "f": floats | exact_doubles,
+    "s": strings,
+    "b": st.booleans(),
+}
 FIELDS = tuple(VALUES)
 
 
@@ -167,3 +208,15 @@ def test_offset_and_keyset_pages_agree(sample, rows, filter_by, ordering, per_pa
     assert by_offset == expected
     assert by_keyset == expected
     assert offset_page.total == len(expected)
+
+
+@budget
+@given(rows=datasets(), filter_by=filters)
+def test_find_one_count_and_delete_agree_with_the_oracle(sample, rows, filter_by):
+    q = _load(sample, rows)
+    expected = [r["id"] for r in oracle.select(rows, filter_by, [("id", False)])]
+    found = q.find_one(filter_by)
+    assert (found.id if found else None) == (expected[0] if expected else None), filter_by
+    assert q.check_exists(filter_by) == bool(expected), filter_by
+    assert q.delete(filter_by) == len(expected), filter_by
+    assert sorted(r.id for r in q.find_all(paginate=False)) == sorted(set(r["id"] for r in rows) - set(expected))
