@@ -27,6 +27,7 @@ __all__ = [
     "to_double",
     "to_finite_number",
     "is_finite",
+    "decimal_problem",
 ]
 
 #: Every engine stores integers in 64 bits (BSON int64, BIGINT, SQLite INTEGER).
@@ -116,6 +117,25 @@ def to_finite_number(value: Any) -> Any:
     if not is_finite(value):
         raise ValueError("NaN or an infinity")
     return value
+
+
+def decimal_problem(value: Any, precision: int | None, scale: int | None, digits: int | None) -> str | None:
+    """Why a DECIMAL(precision, scale) column keeping at most ``digits`` significant
+    digits cannot hold ``value`` exactly, or ``None``. A float counts as its shortest form."""
+    number = decimal.Decimal(repr(value)) if isinstance(value, float) else decimal.Decimal(value)
+    if number.is_zero():
+        return None
+    exact = decimal.Context(prec=len(number.as_tuple().digits))  # normalize() must not round
+    _sign, figures, exponent = number.normalize(exact).as_tuple()
+    fraction = max(0, -exponent)
+    whole = len(figures) + exponent  # digits before the point (may be <= 0)
+    if scale is not None and fraction > scale:
+        return f"{_short(value)} has more than {scale} digits after the point (the column would round it)"
+    if precision is not None and whole > precision - (scale or 0):
+        return f"{_short(value)} has more than {precision - (scale or 0)} digits before the point"
+    if digits is not None and len(figures) > digits:
+        return f"{_short(value)} has more than the {digits} significant digits this database keeps"
+    return None
 
 
 def _short(value: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from db_plugins.db.mongo import BaseModel, Field, IndexModel
 
 
@@ -37,3 +39,12 @@ class Sample(BaseModel):
     f = Field(float)
     s = Field(str)
     b = Field(bool)
+
+
+class Price(BaseModel):
+    """A decimal field: exact where the engine has a decimal type (SPEC §6)."""
+
+    __tablename__ = "prices"
+
+    id = Field(int, primary_key=True)
+    amount = Field(Decimal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Double, Float, Integer, String
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Double, Float, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,3 +44,12 @@ class Sample(Base):
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Price(Base):
+    """A decimal field: exact where the engine has a decimal type (SPEC §6)."""
+
+    __tablename__ = "prices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))

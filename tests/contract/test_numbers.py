@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from db_plugins import FilterError, ValidationError
+from db_plugins import FilterError, UnsupportedOperation, ValidationError
 
 BIG = 2**53  # the last integer before doubles skip one
 
@@ -145,3 +145,82 @@ def test_decimal_operands_match_by_value(samples):
     assert _ids(q, {"f": {"$gt": Decimal("0.1")}}) == [1, 2]  # 0.1 (double) > Decimal("0.1")
     assert _ids(q, {"f": {"$lt": Decimal("0.1")}}) == []
     assert _ids(q, {"i": {"$in": [Decimal("2"), Decimal("2.5")]}}) == [2]
+
+
+EDGE_FLOATS = [
+    0.1,
+    -1.5,
+    float(BIG),
+    float(BIG + 2),
+    2.0**63,
+    2.0**64,
+    1e300,
+    -1e300,
+    1.7976931348623157e308,
+    2.2250738585072014e-308,
+    5e-324,
+    -5e-324,
+    1 / 3,
+]
+EDGE_INTS = [0, -1, BIG - 1, BIG + 1, 2**62, 2**63 - 1, -(2**63)]
+
+
+@pytest.mark.parametrize("path", ["insert", "bulk_insert"])
+def test_edge_numbers_read_back_exactly(samples, path):
+    q = samples
+    rows = [{"id": n, "f": f, "i": i} for n, (f, i) in enumerate(zip(EDGE_FLOATS, EDGE_INTS * 2))]
+    if path == "insert":
+        for row in rows:
+            q.insert(row)
+    else:
+        q.bulk_insert(rows)
+    stored = {r.id: (r.f, r.i) for r in q.find_all(paginate=False)}
+    assert stored == {row["id"]: (row["f"], row["i"]) for row in rows}
+    for row in rows:
+        assert [r.id for r in q.find_all({"f": row["f"]}, paginate=False)] == [row["id"]], row
+
+
+@pytest.fixture
+def prices(env):
+    q = env.q("Price")
+    q.delete(all=True)
+    if not env.is_sql and not env.db.features.decimal128:
+        with pytest.raises(UnsupportedOperation, match="Decimal"):
+            q.insert({"id": 1, "amount": Decimal("1.5")})
+        with pytest.raises(FilterError, match="Decimal"):
+            q.find_one({"amount": Decimal("1.5")})
+        pytest.skip(f"{env.engine} has no usable Decimal128 (features.decimal128 is False): refused, as asserted")
+    yield q
+    q.delete(all=True)
+
+
+def test_decimals_are_stored_and_compared_exactly(prices):
+    q = prices
+    amounts = [Decimal("0.1"), Decimal("0.3"), Decimal("-2.5"), Decimal("12345678901.1234"), Decimal("7")]
+    q.bulk_insert([{"id": n, "amount": a} for n, a in enumerate(amounts)])
+    q.insert({"id": 10, "amount": 3})  # an int is a decimal too
+    stored = {r.id: r.amount for r in q.find_all(paginate=False)}
+    assert stored == {**dict(enumerate(amounts)), 10: Decimal(3)}
+    assert all(isinstance(v, Decimal) for v in stored.values())
+    assert sorted(r.id for r in q.find_all({"amount": Decimal("0.1")}, paginate=False)) == [0]
+    assert sorted(r.id for r in q.find_all({"amount": {"$gt": Decimal("0.1")}}, paginate=False)) == [1, 3, 4, 10]
+    assert sorted(r.id for r in q.find_all({"amount": {"$lte": 3}}, paginate=False)) == [0, 1, 2, 10]
+    assert [r.id for r in q.find_all(order_by="-amount", paginate=False)] == [3, 4, 10, 1, 0, 2]
+
+
+def test_a_decimal_a_column_would_round_is_refused(env, prices):
+    q = prices
+    bad = [Decimal("NaN"), Decimal("Infinity"), Decimal("1." + "1" * 40)]
+    if env.is_sql:  # NUMERIC(20, 4): at most 4 digits after the point and 16 before it
+        bad += [Decimal("1.00001"), Decimal("1" * 17)]
+    if env.engine == "sqlite":  # features.decimal_digits: a double keeps 15 significant digits
+        assert env.db.features.decimal_digits == 15
+        bad += [Decimal("1234567890123.456")]
+    for value in bad:
+        with pytest.raises(ValidationError, match="'amount'"):
+            q.insert({"id": 1, "amount": value})
+        with pytest.raises(ValidationError, match="'amount'"):
+            q.bulk_insert([{"id": 2, "amount": value}])
+    assert q.count() == 0
+    q.insert({"id": 3, "amount": Decimal("1.5000")})  # trailing zeros are not digits lost
+    assert q.find_one({"id": 3}).amount == Decimal("1.5")

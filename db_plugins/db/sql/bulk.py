@@ -122,6 +122,8 @@ class Checker:
         documents: Iterable[str] = (),
         max_nesting: int = 100,
         refused_floats: frozenset[str] = frozenset(),
+        decimals: Mapping[str, tuple[int | None, int | None]] | None = None,
+        decimal_digits: int | None = None,
     ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
@@ -141,7 +143,10 @@ class Checker:
             elif kind == "float":
                 self._limits[key] = functools.partial(_float_problem, refused=refused_floats)
             elif kind == "decimal":
-                self._limits[key] = _decimal_problem
+                precision, scale = (decimals or {}).get(key, (None, None))
+                self._limits[key] = functools.partial(
+                    _decimal_problem, precision=precision, scale=scale, digits=decimal_digits
+                )
             elif kind == "str" and (not nul_in_strings or key in max_lengths):
                 self._limits[key] = functools.partial(
                     _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
@@ -245,11 +250,25 @@ def _float_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None
     return None
 
 
-def _decimal_problem(values: Sequence[Any]) -> str | None:
-    """A NaN or an infinity: no engine's DECIMAL column holds one (MariaDB's and SQLite's have none)."""
+def _decimal_problem(values: Sequence[Any], precision: int | None, scale: int | None, digits: int | None) -> str | None:
+    """Why a number among ``values`` cannot be stored exactly in a decimal column, or ``None``.
+
+    No engine's DECIMAL holds NaN or an infinity (MariaDB's and SQLite's have
+    none); a ``NUMERIC(precision, scale)`` column would round a finer fraction
+    and refuse a longer whole part; ``digits`` is the most significant digits
+    the engine keeps whatever the column says (SQLite stores a double: 15).
+    """
     for kind in (decimal.Decimal, float):
         if not all(map(value_rules.is_finite, _only(values, kind))):
             return "a NaN or an infinity cannot be stored in a decimal field"
+    if precision is None and scale is None and digits is None:
+        return None
+    for value in values:
+        if value is None:
+            continue
+        problem = value_rules.decimal_problem(value, precision, scale, digits)
+        if problem:
+            return problem
     return None
 
 

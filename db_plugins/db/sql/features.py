@@ -76,6 +76,10 @@ class SQLFeatures:
     #: Float values the engine cannot store, refused on writes: ``"nan"``, ``"inf"``
     #: (SQLite reads NaN back as NULL; MariaDB has neither).
     refused_floats: frozenset[str] = frozenset()
+    #: Significant digits a decimal (``Numeric``) column keeps whatever its declared
+    #: precision, or ``None`` when it keeps them all (SQLite stores a double: 15).
+    #: A value with more is refused on writes rather than rounded.
+    decimal_digits: int | None = None
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
     #: A pooled connection idle longer than this many seconds is pinged before use
@@ -188,6 +192,7 @@ _SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(s
 class SQLiteFeatures(SQLFeatures):
     upsert = "on_conflict"
     refused_floats = frozenset({"nan"})
+    decimal_digits = 15
     string_lengths = False
     idle_ping_seconds = None
     nulls_sort_low = True

@@ -104,6 +104,12 @@ class SQLQuery(BaseQuery[Any, Any]):
             documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
             max_nesting=connection.features.max_nesting,
             refused_floats=connection.features.refused_floats,
+            decimals={
+                key: (column.type.precision, column.type.scale)
+                for key, column in self.columns.items()
+                if isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float)
+            },
+            decimal_digits=connection.features.decimal_digits,
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
