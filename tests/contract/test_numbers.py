@@ -224,3 +224,22 @@ def test_a_decimal_a_column_would_round_is_refused(env, prices):
     assert q.count() == 0
     q.insert({"id": 3, "amount": Decimal("1.5000")})  # trailing zeros are not digits lost
     assert q.find_one({"id": 3}).amount == Decimal("1.5")
+
+
+def test_an_integer_beyond_its_column_is_refused_naming_the_field(env):
+    """``features.integer_widths``: PostgreSQL and MariaDB hold 32 bits in an ``Integer``
+    column; SQLite and MongoDB hold 64 bits in any integer field."""
+    q = env.q("Item")
+    narrow = env.is_sql and env.db.features.integer_widths
+    for write in (
+        lambda: q.insert({"oid": "a", "n": 2**31}),
+        lambda: q.bulk_insert([{"oid": "b", "n": 1}, {"oid": "c", "n": -(2**31) - 1}]),
+    ):
+        if narrow:
+            with pytest.raises(ValidationError, match=r"'n'.*outside the column's range"):
+                write()
+        else:
+            write()
+    assert q.count() == (0 if narrow else 3)
+    q.insert({"oid": "d", "n": 2**31 - 1})
+    assert q.find_one({"oid": "d"}).n == 2**31 - 1

@@ -124,6 +124,7 @@ class Checker:
         refused_floats: frozenset[str] = frozenset(),
         decimals: Mapping[str, tuple[int | None, int | None]] | None = None,
         decimal_digits: int | None = None,
+        int_ranges: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
@@ -139,7 +140,8 @@ class Checker:
         max_lengths = max_lengths or {}
         for key, kind in self._kinds.items():
             if kind == "int":
-                self._limits[key] = _outside_int64
+                low, high = (int_ranges or {}).get(key, (INT64_MIN, INT64_MAX))
+                self._limits[key] = functools.partial(_outside_int64, low=low, high=high)
             elif kind == "float":
                 self._limits[key] = functools.partial(_float_problem, refused=refused_floats)
             elif kind == "decimal":
@@ -221,13 +223,15 @@ def _only(values: Sequence[Any], kind: type) -> Sequence[Any]:
     return values if len(types) == 1 else [v for v in values if type(v) is kind]
 
 
-def _outside_int64(values: Sequence[Any]) -> str | None:
-    """Why an int among ``values`` cannot be stored, or ``None`` (min/max: one pass in C)."""
+def _outside_int64(values: Sequence[Any], low: int = INT64_MIN, high: int = INT64_MAX) -> str | None:
+    """Why an int among ``values`` cannot be stored in ``low .. high``, or ``None`` (min/max: one pass in C)."""
     ints = _only(values, int)
-    if ints and (min(ints) < INT64_MIN or max(ints) > INT64_MAX):
-        bad = next(v for v in ints if not INT64_MIN <= v <= INT64_MAX)
+    if ints and (min(ints) < low or max(ints) > high):
+        bad = next(v for v in ints if not low <= v <= high)
         shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
-        return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
+        if (low, high) == (INT64_MIN, INT64_MAX):
+            return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
+        return f"the integer {shown} is outside the column's range ({low} .. {high})"
     return None
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
+from ...values import INT64_MAX, INT64_MIN
+
 __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
 
 DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
@@ -80,6 +82,10 @@ class SQLFeatures:
     #: precision, or ``None`` when it keeps them all (SQLite stores a double: 15).
     #: A value with more is refused on writes rather than rounded.
     decimal_digits: int | None = None
+    #: An integer column holds what its declared type holds (``SmallInteger``: 16 bits,
+    #: ``Integer``: 32, ``BigInteger``: 64; unsigned where declared so): a larger value is
+    #: refused before it is sent, naming the field. SQLite stores 64 bits in any of them.
+    integer_widths: bool = False
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
     #: A pooled connection idle longer than this many seconds is pinged before use
@@ -138,6 +144,22 @@ class SQLFeatures:
 
     def detect(self, connection: sa.engine.Connection) -> None:
         """Refine the flags from the live server (collations, versions)."""
+
+    def integer_range(self, type_: sa.types.TypeEngine) -> tuple[int, int]:
+        """The smallest and largest integer a column of ``type_`` holds here (see :attr:`integer_widths`)."""
+        while isinstance(type_, sa.types.TypeDecorator):
+            type_ = type_.impl_instance
+        if not self.integer_widths:
+            return INT64_MIN, INT64_MAX
+        bits = self._integer_bits(type_)
+        if getattr(type_, "unsigned", False):
+            return 0, 2**bits - 1
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def _integer_bits(self, type_: sa.types.TypeEngine) -> int:
+        if isinstance(type_, sa.BigInteger):
+            return 64
+        return 16 if isinstance(type_, sa.SmallInteger) else 32
 
     # -- statements -------------------------------------------------------------
 
@@ -301,6 +323,7 @@ _SQLITE_LIMITS = ("too many SQL variables", "Expression tree is too large", "too
 
 class PostgreSQLFeatures(SQLFeatures):
     upsert = "on_conflict"
+    integer_widths = True
     copy_from = True
     read_autocommit = True
     typed_case_values = True
@@ -388,6 +411,7 @@ def _compile_utf8mb4(element: _Utf8mb4, compiler: Any, **kw: Any) -> str:
 
 class MySQLFeatures(SQLFeatures):
     upsert = "on_duplicate_key"
+    integer_widths = True
     bulk_executemany = "multirow"
     nulls_sort_low = True
     sort_collation = "utf8mb4_bin"
@@ -411,6 +435,13 @@ class MySQLFeatures(SQLFeatures):
         from sqlalchemy.dialects.mysql import insert
 
         return insert(table)
+
+    def _integer_bits(self, type_: sa.types.TypeEngine) -> int:
+        from sqlalchemy.dialects.mysql import MEDIUMINT, TINYINT
+
+        if isinstance(type_, TINYINT):
+            return 8
+        return 24 if isinstance(type_, MEDIUMINT) else super()._integer_bits(type_)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
         if engine.dialect.driver == "pymysql":

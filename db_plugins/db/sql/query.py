@@ -110,6 +110,11 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if isinstance(column.type, sa.Numeric) and not isinstance(column.type, sa.Float)
             },
             decimal_digits=connection.features.decimal_digits,
+            int_ranges={
+                key: connection.features.integer_range(self.columns[key].type)
+                for key, info in schema.items()
+                if info.kind == "int"
+            },
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
