@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 __all__ = [
+    "InexactValue",
     "INT64_MIN",
     "INT64_MAX",
     "as_double",
@@ -46,6 +47,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 #: Every integer up to this magnitude is a double.
 EXACT_DOUBLE_INT = 2**53
+
+
+class InexactValue(ValueError):
+    """A number the field cannot hold exactly (the message says why)."""
 
 
 def is_number(value: Any) -> bool:
@@ -101,7 +106,7 @@ def to_double(value: Any) -> float:
             raise TypeError
         if isinstance(value, decimal.Decimal) and value.is_nan():
             raise ValueError("NaN")
-        raise ValueError(f"{_short(value)} has no exact float value (nearest: {float(value)!r})")
+        raise InexactValue(f"{_short(value)} has no exact float value (nearest: {float(value)!r})")
     return double + 0.0
 
 

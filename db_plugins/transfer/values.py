@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .. import values as value_rules
 from ..filters import FieldInfo
 
 __all__ = ["to_text", "to_json_line", "json_default", "convert", "ConversionError"]
@@ -117,7 +118,7 @@ def _int(value: Any, text: bool) -> int:
     _not_bool(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (float, decimal.Decimal)) and value_rules.as_integer(value) is not None:
         return int(value)
     if isinstance(value, str):
         return int(value.strip())
@@ -126,11 +127,13 @@ def _int(value: Any, text: bool) -> int:
 
 def _float(value: Any, text: bool) -> float:
     _not_bool(value)
-    if isinstance(value, (int, float, decimal.Decimal)):
-        return float(value)
     if isinstance(value, str):
-        return float(value.strip())
-    raise TypeError
+        value = value.strip()
+        try:
+            value = int(value)  # an integer is exact, or refused: see db_plugins.values.to_double
+        except ValueError:
+            return float(value)
+    return value_rules.to_double(value)
 
 
 def _decimal(value: Any, text: bool) -> decimal.Decimal:
@@ -260,8 +263,9 @@ def convert(info: FieldInfo, value: Any, *, text: bool) -> Any:
         if kind == "any" and info.check is not None:
             # A plugin's own kind (a Mongo ObjectId): its filter check also converts from text.
             result = info.check(result)
-    except (TypeError, ValueError, ArithmeticError):
+    except (TypeError, ValueError, ArithmeticError) as exc:
         expected = info.description or EXPECTED[kind]
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise ConversionError(f"expected {expected}, got {shown}") from None
+        why = f": {exc}" if isinstance(exc, value_rules.InexactValue) else ""
+        raise ConversionError(f"expected {expected}, got {shown}{why}") from None
     return result

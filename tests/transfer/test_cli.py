@@ -155,6 +155,11 @@ def test_values_that_do_not_fit(side: Callable[[str], Side], tmp_path: Path) -> 
     one_line_error(
         dbp(project, "load", str(path), "Reading"), f"{path} line 3, column 'n': expected an integer, got 'two'"
     )
+    path.write_text("id,name,mag\n1,a,9007199254740992\n2,b,9007199254740993\n")  # 2**53 + 1: no double is
+    one_line_error(
+        dbp(project, "load", str(path), "Reading"),
+        f"{path} line 3, column 'mag': expected a number, got '9007199254740993': 9007199254740993 has no exact float",
+    )
     path.write_text("id,name,colour\n1,a,red\n")
     one_line_error(dbp(project, "load", str(path), "Reading"), "column 'colour' is not a field of Reading")
     path.write_text("id,name\n1,a\n2,b,extra\n")
