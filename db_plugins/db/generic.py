@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from ..errors import ValidationError
 from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
+from ..values import INT64_MAX, INT64_MIN
 
 __all__ = [
     "DatabaseConnection",
@@ -44,7 +45,6 @@ ON_CONFLICT_MODES = ("error", "ignore", "update")
 DEFAULT_BATCH_SIZE = 1000
 #: Levels of nested dicts and lists a stored value may have (MongoDB's own document limit).
 MAX_NESTING = 100
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_on_conflict(on_conflict: str) -> str:
@@ -88,7 +88,7 @@ def document_problem(
         elif isinstance(item, (list, tuple)):
             children = item
         else:
-            if bson and type(item) is int and not _INT64[0] <= item <= _INT64[1]:
+            if bson and type(item) is int and not INT64_MIN <= item <= INT64_MAX:
                 return "an integer in it is outside the 64-bit range"
             if finite and isinstance(item, float) and item - item != 0:  # nan or +-inf
                 return f"it holds {item!r}, which cannot be stored here"
@@ -128,7 +128,7 @@ def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | N
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
     # Engines take LIMIT/OFFSET as 64-bit integers; a larger one fails in the driver.
-    if value > _INT64[1]:
+    if value > INT64_MAX:
         raise ValueError(f"{name}: expected an integer below 2**63, got {value!r}")
     return value
 
@@ -349,7 +349,7 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         _positive_int("page", page)
         _positive_int("per_page", per_page)
         _positive_int("max_results", max_results, allow_none=True)
-        if page * per_page >= _INT64[1]:
+        if page * per_page >= INT64_MAX:
             raise ValueError(f"page: page {page} of {per_page} rows starts beyond the offsets engines accept (2**63)")
         order = self.parse_order(order_by)
         fingerprint = order_fingerprint(self.model_name, order)

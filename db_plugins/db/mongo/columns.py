@@ -21,11 +21,11 @@ from typing import Any
 from bson import ObjectId
 
 from ...errors import ValidationError
+from ...values import INT64_MAX, INT64_MIN
 from .models import ID, BaseModel, to_bson
 
 __all__ = ["ColumnChecker"]
 
-INT64 = (-(2**63), 2**63 - 1)
 _NONE = type(None)
 # Types a field of that type stores unchanged. A datetime is truncated to the
 # millisecond by the BSON encoder exactly as the row check does.
@@ -78,7 +78,7 @@ class ColumnChecker:
                 return None
             if is_int and int in types:
                 numbers = [v for v in column if v is not None] if _NONE in types else column
-                if min(numbers) < INT64[0] or max(numbers) > INT64[1]:
+                if min(numbers) < INT64_MIN or max(numbers) > INT64_MAX:
                     return None
             if is_float and float in types:
                 numbers = [v for v in column if v is not None] if _NONE in types else column
