@@ -210,7 +210,9 @@ def test_unknown_name_masks_the_password(side: Callable[[str], Side], tmp_path: 
     project = write_settings(tmp_path, pg)
     password = __import__("sqlalchemy").make_url(pg.url).password
     outcome = dbp(project, "dump", "nothing_here", "-o", str(tmp_path / "x.csv"))
-    line = one_line_error(outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, typed")
+    line = one_line_error(
+        outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, stations, typed"
+    )
     assert password and password not in outcome.output
     assert "***" in line
 
