@@ -151,9 +151,13 @@ def _hashable(key: Any) -> bool:
 def _first_per_key(docs: list[dict[str, Any]], target: tuple[str, ...]) -> list[dict[str, Any]]:
     seen: set[Any] = set()
     out = []
+    single = target[0] if len(target) == 1 else None
     for doc in docs:
-        key = tuple(doc.get(f) for f in target)
-        if all(f in doc for f in target) and _hashable(key):
+        if single is not None:
+            key, given = doc.get(single), single in doc
+        else:
+            key, given = tuple(doc.get(f) for f in target), all(f in doc for f in target)
+        if given and _hashable(key):
             if key in seen:
                 continue
             seen.add(key)
