@@ -257,6 +257,13 @@ def dump(
     show_default=True,
     help="A row whose key exists: fail, skip it, or update the stored row.",
 )
+@click.option(
+    "--conflict-on",
+    metavar="FIELD[,FIELD]",
+    default=None,
+    help="The unique key deciding whether a row exists (default: the primary key when the rows give it, "
+    "else the one unique key they give).",
+)
 @click.option("--atomic", is_flag=True, help="Load in one transaction: all rows or none (SQL engines).")
 @format_option
 @batch_option
@@ -265,6 +272,7 @@ def load(
     file: str,
     target: str,
     on_conflict: str,
+    conflict_on: str | None,
     atomic: bool,
     file_format: str | None,
     batch_size: int,
@@ -277,6 +285,7 @@ def load(
             target,
             engine=engine,
             on_conflict=on_conflict,
+            conflict_on=_fields(conflict_on),
             file_format=file_format,
             batch_size=batch_size,
             atomic=atomic,
@@ -284,6 +293,16 @@ def load(
             echo=_echo,
         )
     )
+
+
+def _fields(value: str | None) -> list[str] | None:
+    """``a,b`` as ``["a", "b"]`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    fields = [f.strip() for f in value.split(",")]
+    if not all(fields):
+        raise click.BadParameter(f"expected FIELD[,FIELD], got {value!r}", param_hint="--conflict-on")
+    return fields
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,7 @@ migration backend (``plugin.migrations(config, settings)``)::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -181,13 +181,14 @@ def load(
     target: str,
     engine: str | None = None,
     on_conflict: str = "error",
+    conflict_on: str | Sequence[str] | None = None,
     file_format: str | None = None,
     batch_size: int = transfer.BATCH_SIZE,
     atomic: bool = False,
     progress: bool = False,
     echo: Echo = print,
 ) -> dict[str, transfer.LoadReport]:
-    """Load ``file`` into the model ``target``, a chunk per ``bulk_insert(on_conflict=...)``.
+    """Load ``file`` into the model ``target``, a chunk per ``bulk_insert(on_conflict=..., conflict_on=...)``.
 
     Values are converted to the target's field types. The result is
     ``{section: LoadReport}`` (rows read, written, skipped); on an error the
@@ -199,6 +200,7 @@ def load(
             table,
             file,
             on_conflict=on_conflict,
+            conflict_on=conflict_on,
             file_format=file_format,
             batch_size=batch_size,
             atomic=atomic,

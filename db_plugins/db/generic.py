@@ -30,6 +30,8 @@ __all__ = [
     "new_DBConnection",
     "ON_CONFLICT_MODES",
     "check_on_conflict",
+    "check_conflict_on",
+    "resolve_conflict_on",
     "check_rows",
     "document_problem",
     "MAX_NESTING",
@@ -51,6 +53,76 @@ def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
         raise ValueError(f"on_conflict: expected one of {', '.join(map(repr, ON_CONFLICT_MODES))}, got {on_conflict!r}")
     return on_conflict
+
+
+def _show_key(fields: Sequence[str]) -> str:
+    return fields[0] if len(fields) == 1 else "(" + ", ".join(fields) + ")"
+
+
+def _key_list(unique_keys: Sequence[Sequence[str]]) -> str:
+    return ", ".join(_show_key(k) for k in unique_keys) or "none"
+
+
+def check_conflict_on(
+    conflict_on: Any, unique_keys: Sequence[Sequence[str]], model: str, what: str = "bulk_insert"
+) -> tuple[str, ...] | None:
+    """``conflict_on`` (a field name or a list of them) as the unique key it names, or ``None``.
+
+    ``unique_keys`` are the model's unique keys as field names, the primary key
+    first. A ``conflict_on`` that names no unique key exactly is refused: the
+    engines can only tell "already exists" by a unique index.
+    """
+    if conflict_on is None:
+        return None
+    fields = (conflict_on,) if isinstance(conflict_on, str) else conflict_on
+    if (
+        not isinstance(fields, (list, tuple))
+        or not fields
+        or not all(isinstance(f, str) for f in fields)
+        or len(set(fields)) != len(fields)
+    ):
+        raise ValidationError(
+            f"{what}: conflict_on must be a field name or a list of distinct field names, got {conflict_on!r}"
+        )
+    for key in unique_keys:
+        if set(key) == set(fields):
+            return tuple(key)
+    raise ValidationError(
+        f"{what}: conflict_on={_show_key(list(fields))} is not a unique key of {model} "
+        f"(its unique keys: {_key_list(unique_keys)})"
+    )
+
+
+def resolve_conflict_on(
+    unique_keys: Sequence[Sequence[str]], carried: Iterable[Iterable[str]], model: str, mode: str
+) -> tuple[str, ...]:
+    """The unique key deciding "already exists" when ``conflict_on`` is not given.
+
+    ``carried`` are the field sets the rows give. The primary key (first of
+    ``unique_keys``) when every row gives it; else the one other unique key every
+    row gives; else the primary key when some rows give it (the others are new
+    rows). No such key, or several: :class:`~db_plugins.ValidationError` naming
+    the candidates, before anything is written.
+    """
+    sets = {frozenset(c) for c in carried}
+    pk, others = tuple(unique_keys[0]), [tuple(k) for k in unique_keys[1:]]
+    if all(set(pk) <= c for c in sets):
+        return pk
+    every = [k for k in others if all(set(k) <= c for c in sets)]
+    if len(every) == 1:
+        return every[0]
+    what = f"bulk_insert(on_conflict={mode!r})"
+    if every:
+        raise ValidationError(
+            f"{what}: the rows of {model} give several unique keys ({_key_list(every)}): "
+            "choose the one that decides which rows exist with conflict_on="
+        )
+    if any(set(pk) <= c for c in sets):
+        return pk
+    raise ValidationError(
+        f"{what}: the rows of {model} do not all give one of its unique keys ({_key_list(unique_keys)}), "
+        "so nothing decides which rows exist: give one in every row, or name it with conflict_on="
+    )
 
 
 def check_rows(rows: Any, model: str, what: str = "bulk_insert") -> None:
@@ -256,8 +328,24 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         """Store one row (a dict or a model instance); return it with generated keys filled in."""
 
     @abc.abstractmethod
-    def bulk_insert(self, rows: Iterable[M | Mapping[str, Any]], on_conflict: str = "error") -> int:
-        """Store many rows by the engine's fastest path; return how many were written."""
+    def bulk_insert(
+        self,
+        rows: Iterable[M | Mapping[str, Any]],
+        on_conflict: str = "error",
+        conflict_on: str | Sequence[str] | None = None,
+    ) -> int:
+        """Store many rows by the engine's fastest path; return how many were written.
+
+        ``on_conflict``: ``"error"`` (a duplicate key raises
+        :class:`~db_plugins.DuplicateKeyError`), ``"ignore"`` (rows whose key
+        exists are skipped and not counted; of rows sharing a key in one call the
+        first is kept) or ``"update"`` (upsert: the stored row takes the fields
+        given; of rows sharing a key the last wins; every row written is counted).
+        ``conflict_on`` names the unique key (a field or a list of fields) that
+        decides "already exists"; by default the primary key when the rows give
+        it, else the one unique key every row gives. A row colliding on another
+        unique key raises :class:`~db_plugins.DuplicateKeyError`.
+        """
 
     @abc.abstractmethod
     def update(self, instance: M, attrs: Mapping[str, Any]) -> M:

@@ -25,7 +25,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +157,7 @@ def load(
     file: str | os.PathLike[str],
     *,
     on_conflict: str = "error",
+    conflict_on: str | Sequence[str] | None = None,
     file_format: str | None = None,
     batch_size: int = BATCH_SIZE,
     atomic: bool = False,
@@ -166,7 +167,8 @@ def load(
     """Read ``file`` into ``target`` a chunk at a time; return a :class:`LoadReport`.
 
     Each chunk of ``batch_size`` records is converted to the target's field
-    types and written by one ``bulk_insert(on_conflict=...)``, which on SQL
+    types and written by one ``bulk_insert(on_conflict=..., conflict_on=...)``
+    (``conflict_on``: the unique key deciding which rows exist), which on SQL
     engines is one transaction: a chunk is written whole or not at all, and
     chunks before it stay written. ``atomic=True`` runs the whole load in one
     transaction (engines with transactions only). A malformed record or a
@@ -194,7 +196,7 @@ def load(
         try:
             for chunk in chunks.read(batch_size):
                 report.read += len(chunk)
-                report.written += table.write(chunk, on_conflict)
+                report.written += table.write(chunk, on_conflict, conflict_on)
                 chunks.first = None
                 if size:
                     position = raw.tell()

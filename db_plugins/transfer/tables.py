@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..config import Settings
@@ -40,7 +40,9 @@ class Table(abc.ABC):
     def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
         """Every matching row as a dict of field values; the filter is checked before this returns."""
 
-    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
+    def write(
+        self, rows: list[dict[str, Any]], on_conflict: str, conflict_on: str | Sequence[str] | None = None
+    ) -> int:
         """Store ``rows`` with ``bulk_insert`` semantics; return how many were written."""
         raise ValidationError(f"{self.name}: cannot load into it (it has no model; add one to MODELS)")
 
@@ -73,8 +75,10 @@ class ModelTable(Table):
         value = self.query._value
         return ({name: value(row, name) for name in names} for row in stream)
 
-    def write(self, rows: list[dict[str, Any]], on_conflict: str) -> int:
-        return self.query.bulk_insert(rows, on_conflict=on_conflict)
+    def write(
+        self, rows: list[dict[str, Any]], on_conflict: str, conflict_on: str | Sequence[str] | None = None
+    ) -> int:
+        return self.query.bulk_insert(rows, on_conflict=on_conflict, conflict_on=conflict_on)
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         return self.query.connection.transaction()

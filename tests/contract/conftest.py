@@ -70,6 +70,6 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def env(engine_env: Env) -> Iterator[Env]:
     """The engine's connection, with every contract table emptied before the test."""
-    for name in ("Item", "Event", "Price"):
+    for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
     yield engine_env

@@ -48,3 +48,33 @@ class Price(BaseModel):
 
     id = Field(int, primary_key=True)
     amount = Field(Decimal)
+
+
+class Numbered(BaseModel):
+    """An integer key the rows give: 0 and negative keys included."""
+
+    __tablename__ = "numbered"
+
+    id = Field(int, primary_key=True)
+    label = Field(str)
+
+
+class Natural(BaseModel):
+    """A generated key (an ObjectId ``_id``) and a natural key the rows give."""
+
+    __tablename__ = "naturals"
+    __table_args__ = [IndexModel([("key", 1)], unique=True)]
+
+    key = Field(str, required=True)
+    value = Field(float)
+
+
+class TwoKeys(BaseModel):
+    """A generated key and two unique fields the rows give."""
+
+    __tablename__ = "two_keys"
+    __table_args__ = [IndexModel([("key", 1)], unique=True), IndexModel([("code", 1)], unique=True)]
+
+    key = Field(str, required=True)
+    code = Field(str, required=True)
+    value = Field(float)

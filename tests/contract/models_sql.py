@@ -53,3 +53,33 @@ class Price(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+
+
+class Numbered(Base):
+    """An autoincrement integer key that rows may also give: 0 and negative keys included."""
+
+    __tablename__ = "numbered"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str | None] = mapped_column(String(40))
+
+
+class Natural(Base):
+    """A surrogate key the database generates and a natural key the rows give."""
+
+    __tablename__ = "naturals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[float | None] = mapped_column(Float)
+
+
+class TwoKeys(Base):
+    """A generated key and two unique columns the rows give."""
+
+    __tablename__ = "two_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[float | None] = mapped_column(Float)

@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from bson import Decimal128, ObjectId
+from pymongo import errors as mongo_errors
 
 import db_plugins
+from db_plugins.db.mongo import bulk
 from db_plugins.db.mongo.locks import LOCKS_COLLECTION, document_lock
 from tests.mongo.models import Doc, Note, Price, Ticket, User
 
@@ -86,7 +88,7 @@ def test_bulk_write_error_says_what_was_written(mdb):
     err = info.value
     assert isinstance(err, db_plugins.DuplicateKeyError) and isinstance(err, db_plugins.BulkWriteError)
     assert err.written == 5 and err.failed_keys == ["k03", "k01"]
-    assert "2 row(s) not written (duplicate key: 'k03', 'k01'); 5 other row(s) were written" in str(err)
+    assert "2 row(s) not written (duplicate key: key='k03'; key='k01'); 5 other row(s) were written" in str(err)
     assert err.__cause__ is not None
     assert q.count() == 6
 
@@ -176,23 +178,36 @@ def test_split_bulk_write_reports_failures_by_row(mdb):
     ids = [ObjectId() for _ in range(7)]
     rows = [{"_id": oid, "email": f"u{i}@x"} for i, oid in enumerate(ids)]
     rows[5]["email"] = "taken@x"  # the third operation of the second bulk_write
-    with pytest.raises(db_plugins.BulkDuplicateKeyError) as info:
-        q.bulk_insert(rows, on_conflict="update")
-    assert info.value.failed_keys == [ids[5]] and info.value.written == 5
+    # Straight to run_ops: bulk_insert finds this clash before writing anything.
+    ops = [("update", {"_id": r["_id"]}, {"$set": {"email": r["email"]}}, True) for r in rows]
+    with pytest.raises(mongo_errors.BulkWriteError) as info:
+        bulk.run_ops(mdb, q.collection, ops)
+    assert [e["index"] for e in info.value.details["writeErrors"]] == [5]
     assert q.count() == 6  # the third bulk_write is not sent
 
 
 def test_update_mode_failure_names_the_row(mdb):
-    """On FerretDB this failure comes back in a reply pymongo cannot parse: the chunk is replayed."""
+    """An update moving a row onto another row's unique value fails before anything is written."""
     q = mdb.query(User)
     q.insert({"email": "taken@x"})
     a, b, c = ObjectId(), ObjectId(), ObjectId()
     rows = [{"_id": a, "email": "a@x"}, {"email": "loose@x"}, {"_id": b, "email": "taken@x"}]
     rows.append({"_id": c, "email": "c@x"})
-    with pytest.raises(db_plugins.BulkDuplicateKeyError) as info:
-        q.bulk_insert(rows, on_conflict="update")
-    assert info.value.failed_keys == [b] and info.value.written == 3
-    assert sorted(u.email for u in q.find_all(paginate=False)) == ["a@x", "c@x", "loose@x", "taken@x"]
+    with pytest.raises(db_plugins.BulkDuplicateKeyError, match="email='taken@x'") as info:
+        q.bulk_insert(rows, on_conflict="update", conflict_on="_id")
+    assert info.value.failed_keys == [b] and info.value.written == 0
+    assert sorted(u.email for u in q.find_all(paginate=False)) == ["taken@x"]
+
+
+def test_a_failed_update_in_a_bulk_write_is_named_by_its_index(mdb):
+    """On FerretDB this failure comes back in a reply pymongo cannot parse: the chunk is replayed."""
+    q = mdb.query(User)
+    q.insert({"email": "taken@x"})
+    ops = [("update", {"_id": ObjectId()}, {"$set": {"email": e}}, True) for e in ("a@x", "taken@x", "c@x")]
+    with pytest.raises(mongo_errors.BulkWriteError) as info:
+        bulk.run_ops(mdb, q.collection, ops)
+    assert [e["index"] for e in info.value.details["writeErrors"]] == [1]
+    assert sorted(u.email for u in q.find_all(paginate=False)) == ["a@x", "c@x", "taken@x"]
 
 
 def test_delete_in_chunks(mdb):

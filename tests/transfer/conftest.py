@@ -87,7 +87,7 @@ class Side:
         return list(ModelTable(self.q(model)).rows(None, None, 100))
 
     def clear(self) -> None:
-        names = ["Reading", "Typed"] if self.section == "SQL" else ["Reading", "Note"]
+        names = ["Reading", "Typed", "Station"] if self.section == "SQL" else ["Reading", "Note", "Station"]
         for name in names:
             self.q(name).delete(all=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from db_plugins.db.mongo import BaseModel, Field
+from db_plugins.db.mongo import BaseModel, Field, IndexModel
 
 
 class Reading(BaseModel):
@@ -27,3 +27,13 @@ class Note(BaseModel):
     text = Field(str)
     tags = Field(list)
     meta = Field(dict)
+
+
+class Station(BaseModel):
+    """A generated key (an ObjectId ``_id``) and a natural key (``code``) the loaded rows give."""
+
+    __tablename__ = "stations"
+    __table_args__ = [IndexModel([("code", 1)], unique=True)]
+
+    code = Field(str, required=True)
+    name = Field(str)

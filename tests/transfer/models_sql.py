@@ -40,3 +40,13 @@ class Typed(Base):
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     t: Mapped[dt.time | None] = mapped_column(Time)
     doc: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class Station(Base):
+    """A generated key and a natural key (``code``) the loaded rows give."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))

@@ -138,6 +138,29 @@ def test_duplicate_key_writes_nothing_of_its_chunk(side: Callable[[str], Side], 
     assert db.rows() == rows
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "mysql", "mongomock"])
+def test_load_by_a_natural_key(side: Callable[[str], Side], tmp_path: Path, engine: str) -> None:
+    """``--conflict-on``: rows without the generated key, matched by their unique ``code``."""
+    db = side(engine)
+    project = write_settings(tmp_path, db)
+    db.q("Station").bulk_insert([{"code": "A", "name": "old a"}, {"code": "B", "name": "old b"}])
+    path = tmp_path / "stations.jsonl"
+    path.write_text(json_lines([{"code": "B", "name": "new b"}, {"code": "C", "name": "new c"}]))
+
+    updated = dbp(project, "load", str(path), "Station", "--on-conflict", "update", "--conflict-on", "code")
+    assert updated.stdout == f"{db.section}: loaded {path} into Station: 2 read, 2 written, 0 skipped\n", updated
+    names = sorted((r.code, r.name) for r in db.q("Station").find_all(paginate=False))
+    assert names == [("A", "old a"), ("B", "new b"), ("C", "new c")]
+
+    one_line_error(
+        dbp(project, "load", str(path), "Station", "--on-conflict", "ignore", "--conflict-on", "code,name"),
+        "conflict_on=(code, name) is not a unique key of Station",
+    )
+    usage = dbp(project, "load", str(path), "Station", "--on-conflict", "ignore", "--conflict-on", "code,")
+    assert usage.exit_code == 2 and "--conflict-on" in usage.stderr
+    assert db.q("Station").count() == 3
+
+
 def test_atomic_needs_transactions(side: Callable[[str], Side], tmp_path: Path) -> None:
     db = side("mongomock")
     path = tmp_path / "rows.jsonl"
@@ -192,7 +215,9 @@ def test_unknown_name_masks_the_password(side: Callable[[str], Side], tmp_path: 
     project = write_settings(tmp_path, pg)
     password = __import__("sqlalchemy").make_url(pg.url).password
     outcome = dbp(project, "dump", "nothing_here", "-o", str(tmp_path / "x.csv"))
-    line = one_line_error(outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, typed")
+    line = one_line_error(
+        outcome, "no model, table or collection named 'nothing_here'", "SQL: models readings, stations, typed"
+    )
     assert password and password not in outcome.output
     assert "***" in line
 

@@ -7,6 +7,7 @@ friends never reach the server); the native pymongo ``Collection`` is
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,12 +24,22 @@ from ...errors import (
     ValidationError,
 )
 from ...filters import And, Compare, Node, Or, compares, exact, refused_float
-from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
+from ..generic import (
+    BaseQuery,
+    batched,
+    check_conflict_on,
+    check_on_conflict,
+    check_rows,
+    describe,
+    document_problem,
+    equalities,
+    resolve_conflict_on,
+)
 from . import bulk
 from .columns import ColumnChecker
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
-from .models import ID, BaseModel, from_document, schema, to_document, unique_keys, validate
+from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys, validate
 
 __all__ = ["MongoQuery"]
 
@@ -46,6 +57,15 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         super().__init__(connection, model, schema(model), (model.__primary_key__ or ID,))
         self.collection = connection.database[model.__tablename__]
         self._unique = unique_keys(model)
+        # The unique keys in stored names (_id first) and as the caller names them (conflict_on).
+        self._stored_keys: list[tuple[str, ...]] = [(ID,)]
+        for index in index_models(model):
+            spec = index.document
+            fields = tuple(spec["key"])
+            if spec.get("unique") and not spec.get("partialFilterExpression") and fields not in self._stored_keys:
+                self._stored_keys.append(fields)
+        pk = self.primary_key[0]
+        self._conflict_keys = [tuple(pk if f == ID else f for f in key) for key in self._stored_keys]
         self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
         self.compiler = MongoCompiler(model.__primary_key__, self.schema)
         self._columns = ColumnChecker(model, finite_floats=not connection.features.nonfinite_floats)
@@ -187,21 +207,33 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             return obj
         return stored
 
-    def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
+    def bulk_insert(
+        self, rows: Iterable[Any], on_conflict: str = "error", conflict_on: str | Sequence[str] | None = None
+    ) -> int:
         """Store many rows by ``insert_many(ordered=False)`` (``"update"``: upserts by ``bulk_write``).
 
-        Each batch is checked before any of it is sent. Where the server has
-        transactions the whole call runs in one and writes all or nothing;
-        elsewhere a failure raises :class:`~db_plugins.BulkWriteError` (a
-        :class:`~db_plugins.BulkDuplicateKeyError` when only duplicate keys
+        Each batch is checked before any of it is sent. ``"ignore"``/``"update"``
+        by a ``conflict_on`` other than the key, or on a model with other unique
+        indexes, first read which rows exist and which would collide on another
+        unique key (failing the batch before any of it is written). Where the
+        server has transactions the whole call runs in one and writes all or
+        nothing; elsewhere a failure raises :class:`~db_plugins.BulkWriteError`
+        (a :class:`~db_plugins.BulkDuplicateKeyError` when only duplicate keys
         failed) with ``written`` and ``failed_keys``.
         """
         check_on_conflict(on_conflict)
+        target = check_conflict_on(conflict_on, self._conflict_keys, self.model_name)
         check_rows(rows, self.model_name)
         pk = self.model.__primary_key__
         checked = 0
         upsert = on_conflict == "update"
         nothing: frozenset[str] = frozenset()
+        stored_name = dict(zip(itertools.chain(*self._conflict_keys), itertools.chain(*self._stored_keys)))
+        conflict: bulk.Conflict | None = None
+        if on_conflict == "error":
+            target = ()
+        if target is not None:
+            conflict = bulk.Conflict(tuple(stored_name[f] for f in target), self._stored_keys, pk)
 
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
@@ -211,20 +243,26 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
             given = frozenset(ID if k == pk else k for k in obj) if upsert else nothing
             return to_document(self.model, values), given
 
-        def batches() -> Iterator[list[bulk.Row]]:
-            nonlocal checked
+        def batches() -> Iterator[tuple[list[bulk.Row], bulk.Conflict]]:
+            nonlocal checked, conflict
             # A copy as each row is read: a generator may hand out one dict over and over.
             copies = (obj.copy() if type(obj) is dict else obj for obj in rows)
             for batch in batched(copies, self.features.bulk_batch_size):
+                if conflict is None:
+                    # The fields the first batch's rows give decide the conflict key.
+                    shapes = {tuple(obj) for obj in batch if isinstance(obj, Mapping)}
+                    carried = ([pk if k == ID and pk else k for k in shape] for shape in shapes)
+                    fields = resolve_conflict_on(self._conflict_keys, carried, self.model_name, on_conflict)
+                    conflict = bulk.Conflict(tuple(stored_name[f] for f in fields), self._stored_keys, pk)
                 # The fields the rows give (all alike when the column check applies), before defaults.
                 first = batch[0]
                 given = frozenset(ID if k == pk else k for k in first) if upsert and type(first) is dict else nothing
                 documents = self._columns.documents(batch)
                 if documents is None:
-                    yield [row(obj) for obj in batch]
+                    yield [row(obj) for obj in batch], conflict
                     continue
                 checked += len(batch)
-                yield [(document, given) for document in documents]
+                yield [(document, given) for document in documents], conflict
 
         if self.features.atomic_bulk and not self.connection.in_transaction:
             with self.connection.transaction():

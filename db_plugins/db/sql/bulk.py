@@ -59,7 +59,7 @@ from ... import values as value_rules
 from ...errors import IntegrityError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
 from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
-from ..generic import batched, document_problem
+from ..generic import batched, document_problem, resolve_conflict_on
 from .features import SQLFeatures
 
 __all__ = ["batched", "Checker", "RowWriter", "update_rows"]
@@ -401,12 +401,14 @@ _INSERT_VALUES = re.compile(
 
 
 class _Shape:
-    """Everything about inserting rows that give one set of fields, in one mode (cached)."""
+    """Everything about inserting rows that give one set of fields, in one mode,
+    against one conflict key (``target``: the fields deciding "already exists"; cached)."""
 
-    def __init__(self, writer: RowWriter, keys: tuple[str, ...], mode: str) -> None:
+    def __init__(self, writer: RowWriter, keys: tuple[str, ...], mode: str, target: tuple[str, ...] = ()) -> None:
         self.writer = writer
         self.keys = keys
         self.mode = mode
+        self.target = target
         table = writer.table
         self.columns = [writer.columns[k] for k in keys]
         given = {c.key: i for i, c in enumerate(self.columns)}
@@ -431,14 +433,36 @@ class _Shape:
         self.pk = [c.key for c in table.primary_key.columns]
         # The row's values in this shape's order, straight from a dict giving exactly these keys.
         self.getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _getter(list(keys)) if keys else _empty
-        # The primary key of a row of values (None when the shape does not give all of it).
-        positions = [keys.index(k) for k in writer.pk] if writer.pk and set(writer.pk) <= set(keys) else None
+        self.target_columns = [writer.columns[k].key for k in target]
+        # The conflict key of a row of values (None when the shape does not give all of it).
+        positions = [keys.index(k) for k in target] if target and set(target) <= set(keys) else None
         self.key_of: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = (
             _getter(positions) if positions is not None else None
         )
+        uuid_key = tuple(writer.checker.kind(k) == "uuid" for k in target)
+        self.uuid_key = uuid_key if any(uuid_key) else None
+        # The dialect's own upsert statement decides "already exists" by the conflict key
+        # alone -- or, for MySQL's ON DUPLICATE KEY / INSERT IGNORE, which fire on any
+        # unique key, when no other unique key can collide. Otherwise the existing
+        # keys are read first (see RowWriter._write_by_lookup).
+        upsert = writer.features.upsert
+        self.native = mode == "error" or upsert == "on_conflict" or (upsert == "on_duplicate_key" and self._alone())
         self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
         self._multirow: tuple[str, str, str] | None = None
+
+    def _alone(self) -> bool:
+        """No unique key but the conflict key can collide: each other one has a column
+        this shape does not send and the server fills with NULL (never equal) or an
+        AUTO_INCREMENT value (never taken)."""
+        sent = {c.key for c in self.all_columns}
+        for fields in self.writer.unique_keys:
+            if fields == self.target:
+                continue
+            columns = [self.writer.columns[k] for k in fields]
+            if not any(c.key not in sent and c.server_default is None for c in columns):
+                return False
+        return True
 
     # -- statements ------------------------------------------------------------
 
@@ -448,15 +472,17 @@ class _Shape:
         stmt = features.insert(table)
         if mode == "error":
             return stmt
-        others = [k for k in keys if k not in self.pk]
+        target = self.target_columns
+        # An existing row keeps its primary key (as MongoDB's immutable _id does).
+        others = [k for k in keys if k not in target and k not in self.pk]
         if features.upsert == "on_conflict":
             if mode == "ignore" or not others:
-                return stmt.on_conflict_do_nothing(**({} if mode == "ignore" else {"index_elements": self.pk}))
-            return stmt.on_conflict_do_update(index_elements=self.pk, set_={c: stmt.excluded[c] for c in others})
+                return stmt.on_conflict_do_nothing(index_elements=target)
+            return stmt.on_conflict_do_update(index_elements=target, set_={c: stmt.excluded[c] for c in others})
         if features.upsert == "on_duplicate_key":
             if mode == "ignore":
                 return stmt.prefix_with("IGNORE")
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or self.pk[:1])})
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or target[:1])})
         raise AssertionError(f"no {mode!r} statement without an upsert feature")
 
     def driver_sql(self) -> str | None:
@@ -536,6 +562,7 @@ class RowWriter:
         columns: Mapping[str, sa.Column],
         checker: Checker,
         features: SQLFeatures,
+        unique_keys: Sequence[tuple[str, ...]] = (),
     ) -> None:
         self.table = table
         self.columns = dict(columns)
@@ -549,29 +576,37 @@ class RowWriter:
         }
         by_column = {column.key: key for key, column in self.columns.items()}
         self.pk = tuple(by_column[c.key] for c in table.primary_key.columns)
-        uuid_pk = tuple(checker.kind(k) == "uuid" for k in self.pk)
-        self._uuid_pk = uuid_pk if any(uuid_pk) else None
-        # (keys as given, mode) -> (shape, getter putting the values in canonical order or None)
-        self._seen: dict[tuple[tuple[Any, ...], str], tuple[_Shape, Any]] = {}
-        self._shapes: dict[tuple[tuple[str, ...], str], _Shape] = {}
+        #: The unique keys as field names, the primary key first (conflict_on names one).
+        self.unique_keys = [tuple(k) for k in unique_keys] or [self.pk]
+        # (keys as given, mode, conflict key) -> (shape, getter putting the values in canonical order or None)
+        self._seen: dict[tuple[tuple[Any, ...], str, tuple[str, ...]], tuple[_Shape, Any]] = {}
+        self._shapes: dict[tuple[tuple[str, ...], str, tuple[str, ...]], _Shape] = {}
 
-    def _shape(self, keys: tuple[Any, ...], mode: str, what: str) -> tuple[_Shape, Any]:
+    def _shape(self, keys: tuple[Any, ...], mode: str, target: tuple[str, ...], what: str) -> tuple[_Shape, Any]:
         """The shape of rows giving ``keys`` (in this order) and the getter reordering their values."""
-        found = self._seen.get((keys, mode))
+        found = self._seen.get((keys, mode, target))
         if found is None:
             self.checker.keys(keys, what)
             canonical = tuple(sorted(keys, key=self._order.__getitem__))
-            shape = self._shapes.get((canonical, mode))
-            if shape is None:
-                shape = self._shapes[(canonical, mode)] = _Shape(self, canonical, mode)
             reorder = None if canonical == keys else _getter([keys.index(k) for k in canonical])
-            found = self._seen[(keys, mode)] = (shape, reorder)
+            found = self._seen[(keys, mode, target)] = (self._canonical_shape(canonical, mode, target), reorder)
         return found
+
+    def _canonical_shape(self, canonical: tuple[str, ...], mode: str, target: tuple[str, ...]) -> _Shape:
+        shape = self._shapes.get((canonical, mode, target))
+        if shape is None:
+            shape = self._shapes[(canonical, mode, target)] = _Shape(self, canonical, mode, target)
+        return shape
 
     # -- reading ---------------------------------------------------------------
 
     def _read(
-        self, rows: Iterator[Any], mode: str, normalize: Callable[[Any], dict[str, Any]], what: str
+        self,
+        rows: Iterator[Any],
+        mode: str,
+        target: tuple[str, ...],
+        normalize: Callable[[Any], dict[str, Any]],
+        what: str,
     ) -> tuple[dict[_Shape, list[tuple[Any, ...]]], list[_Shape] | None]:
         """One batch: value tuples (in their shape's field order) grouped by shape,
         and the shape of each row in input order once there is more than one shape.
@@ -597,7 +632,7 @@ class RowWriter:
                     if order is not None:
                         order.append(shape)  # type: ignore[arg-type]
                     continue
-            shape, reorder = self._shape(tuple(row), mode, what)
+            shape, reorder = self._shape(tuple(row), mode, target, what)
             values = tuple(row.values())
             if shape not in groups and groups and order is None:
                 order = [s for s, v in groups.items() for _ in v]
@@ -611,9 +646,10 @@ class RowWriter:
     def _distinct(
         self, groups: dict[_Shape, list[tuple[Any, ...]]], order: list[_Shape] | None, keep_last: bool
     ) -> dict[_Shape, list[tuple[Any, ...]]]:
-        """One row per primary key (the first or the last given), sorted by key so that
+        """One row per conflict key (the first or the last given), sorted by key so that
         concurrent writers lock rows in the same order; rows without a key are kept."""
-        if order is None and len(groups) == 1 and self._uuid_pk is None:
+        uuid_key = next(iter(groups)).uuid_key  # every shape of a call has the same conflict key
+        if order is None and len(groups) == 1 and uuid_key is None:
             quick = _distinct_one_shape(*next(iter(groups.items())), keep_last)
             if quick is not None:
                 return quick
@@ -624,15 +660,14 @@ class RowWriter:
             entries = ((s, next(iterators[s])) for s in order)
         keyed: dict[Any, tuple[_Shape, tuple[Any, ...]]] = {}
         loose = []
-        uuid_pk = self._uuid_pk
         for entry in entries:
             key_of = entry[0].key_of
             key = None if key_of is None else key_of(entry[1])
             if key is None or None in key:
                 loose.append(entry)
                 continue
-            if uuid_pk is not None:
-                key = tuple(_as_uuid(v) if u else v for v, u in zip(key, uuid_pk))
+            if uuid_key is not None:
+                key = tuple(_as_uuid(v) if u else v for v, u in zip(key, uuid_key))
             if keep_last or key not in keyed:
                 keyed[key] = entry
         try:
@@ -652,20 +687,29 @@ class RowWriter:
         rows: Iterable[Any],
         mode: str,
         normalize: Callable[[Any], dict[str, Any]] = dict,
+        conflict_on: tuple[str, ...] | None = None,
     ) -> int:
         """Insert ``rows`` (dicts of field -> value; anything else goes through
         ``normalize`` first) with ``on_conflict`` ``mode``; return the rows written.
 
-        ``"ignore"`` keeps the first of rows sharing a key and counts only the
-        rows inserted; ``"update"`` keeps the last and counts every row written.
+        ``"ignore"`` keeps the first of rows sharing a conflict key and counts only
+        the rows inserted; ``"update"`` keeps the last and counts every row written.
+        ``conflict_on`` is the unique key deciding "already exists" (checked by the
+        caller); ``None``: resolved from the fields the first batch's rows give.
         """
         what = "bulk_insert"
         iterator = iter(rows)
         written = 0
+        target = () if mode == "error" else conflict_on
         while True:
-            groups, order = self._read(iterator, mode, normalize, what)
+            groups, order = self._read(iterator, mode, target or (), normalize, what)
             if not groups:
                 return written
+            if target is None:
+                target = resolve_conflict_on(self.unique_keys, (s.keys for s in groups), self.checker.model_name, mode)
+                same = {s: self._canonical_shape(s.keys, mode, target) for s in groups}
+                groups = {same[s]: values for s, values in groups.items()}
+                order = None if order is None else [same[s] for s in order]
             with _gc_paused():
                 if mode != "error":
                     groups = self._distinct(groups, order, keep_last=mode == "update")
@@ -680,6 +724,8 @@ class RowWriter:
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
         features = self.features
+        if not shape.native:
+            return self._write_by_lookup(connection, shape, columns, n)
         if shape.fast and shape.keys:
             complete = shape.complete(columns, n)
             if features.copy_from:
@@ -696,15 +742,61 @@ class RowWriter:
                     return done
         return _sqlalchemy_insert(connection, shape, shape.params(columns) if shape.keys else [{}] * n)
 
+    def _write_by_lookup(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
+        """Read which conflict keys exist, insert the other rows by the fastest plain
+        INSERT (which fails on any unique key) and, for ``"update"``, update these
+        rows by their conflict key. For engines whose upsert statements would fire
+        on another unique key than the conflict key (MySQL), or that have none."""
+        rows = list(zip(*columns))
+        existing = _existing_keys(connection, shape, rows)
+        key_of = shape.key_of
+        if existing and key_of is not None:
+            old = [r for r in rows if key_of(r) in existing]
+            rows = [r for r in rows if key_of(r) not in existing]
+        else:
+            old = []
+        if rows:
+            plain = self._canonical_shape(shape.keys, "error", ())
+            self._write(connection, plain, [list(c) for c in zip(*rows)] if shape.keys else [], len(rows))
+        if shape.mode == "ignore":
+            return len(rows)
+        by_key = {c.key: c for c in shape.columns}
+        target = shape.target_columns
+        names = [c.key for c in shape.columns]
+        changed = [k for k in names if k not in target and k not in shape.pk]
+        if old and changed:
+            plans = []
+            for values in old:
+                row = dict(zip(names, values))
+                plans.append(({k: row[k] for k in target}, {k: row[k] for k in changed}))
+            update_rows(connection, self.table, by_key, plans, self.features)
+        return n
+
+
+def _existing_keys(connection: sa.Connection, shape: _Shape, rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """The conflict keys among ``rows`` that are stored (one SELECT per chunk of keys)."""
+    if shape.key_of is None:
+        return set()
+    keys = [k for k in map(shape.key_of, rows) if None not in k]
+    columns = [shape.writer.table.c[k] for k in shape.target_columns]
+    found: set[tuple[Any, ...]] = set()
+    for chunk in batched(keys, UPDATE_BATCH):
+        if len(columns) == 1:
+            match = columns[0].in_([k[0] for k in chunk])
+        else:
+            match = sa.or_(*(sa.and_(*(c == v for c, v in zip(columns, k))) for k in chunk))
+        found.update(tuple(row) for row in connection.execute(sa.select(*columns).where(match)))
+    return found
+
 
 def _distinct_one_shape(
     shape: _Shape, values: list[tuple[Any, ...]], keep_last: bool
 ) -> dict[_Shape, list[tuple[Any, ...]]] | None:
     """:meth:`RowWriter._distinct` for one field set and a one-column key, in C loops;
     ``None`` when it does not apply (no key given, a NULL key, keys that do not sort)."""
-    if shape.key_of is None or len(shape.writer.pk) != 1:
+    if shape.key_of is None or len(shape.target) != 1:
         return None
-    index = shape.keys.index(shape.writer.pk[0])
+    index = shape.keys.index(shape.target[0])
     keys = [v[index] for v in values]
     if None in keys:
         return None
@@ -780,13 +872,11 @@ def _sqlalchemy_insert(connection: sa.Connection, shape: _Shape, rows: list[dict
             return connection.execute(stmt, rows).rowcount
         connection.execute(stmt, rows)
         return len(rows)
-    if features.upsert == "on_duplicate_key":
-        if mode == "ignore":
-            return _insert_ignore_mysql(connection, shape.writer.table, rows)
-        connection.execute(shape.statement(keys), rows)
-        return len(rows)
-    others = [k for k in keys if k not in shape.pk]
-    return _insert_portable(connection, shape.writer.table, rows, mode, shape.pk, others)
+    # on_duplicate_key (a shape without a native statement never gets here: RowWriter._write_by_lookup).
+    if mode == "ignore":
+        return _insert_ignore_mysql(connection, shape.writer.table, rows)
+    connection.execute(shape.statement(keys), rows)
+    return len(rows)
 
 
 def _insert_ignore_mysql(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
@@ -801,34 +891,6 @@ def _check_ignore_warnings(connection: sa.Connection) -> None:
     for _level, code, message in connection.exec_driver_sql("SHOW WARNINGS").all():
         if int(code) not in _DUPLICATE_WARNINGS:
             raise IntegrityError(f"bulk_insert: {message}")
-
-
-def _insert_portable(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    mode: str,
-    keys: Sequence[str],
-    others: Sequence[str],
-) -> int:
-    """Read which keys exist, then insert the others (and update these for ``"update"``)."""
-    keyed = [r for r in rows if keys and None not in (r.get(k) for k in keys)]
-    existing: set[tuple] = set()
-    for chunk in batched(keyed, UPDATE_BATCH):
-        match = sa.or_(*(sa.and_(*(table.c[k] == r[k] for k in keys)) for r in chunk))
-        existing.update(tuple(row) for row in connection.execute(sa.select(*(table.c[k] for k in keys)).where(match)))
-    fresh = [r for r in rows if tuple(r.get(k) for k in keys) not in existing]
-    if fresh:
-        connection.execute(sa.insert(table), fresh)
-    if mode == "ignore" or not others:
-        return len(fresh)
-    stale = [r for r in rows if tuple(r.get(k) for k in keys) in existing]
-    if stale:
-        where = sa.and_(*(table.c[k] == sa.bindparam(f"_key_{k}") for k in keys))
-        values = {c: sa.bindparam(f"_val_{c}") for c in others}
-        params = [{**{f"_key_{k}": r[k] for k in keys}, **{f"_val_{c}": r[c] for c in others}} for r in stale]
-        connection.execute(sa.update(table).where(where).values(values), params)
-    return len(fresh) + len(stale)
 
 
 def _driver_insert(connection: sa.Connection, shape: _Shape, sql: str, columns: list[Sequence[Any]], n: int) -> int:
@@ -901,18 +963,20 @@ def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequenc
         return n
     # COPY cannot skip or update conflicting rows: stage the rows, then one
     # INSERT ... SELECT ... ON CONFLICT moves them.
+    # The stage table is dropped after use; should a statement fail, the transaction is
+    # aborted (no DROP would run) and its rollback removes the table, as ON COMMIT DROP
+    # would at the commit of a caller's transaction. Either way the real error surfaces.
     stage = "dbp_stage_" + secrets.token_hex(6)
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table_sql} WITH NO DATA")
-    try:
-        _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-        staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
-        keys = [c.key for c in shape.columns]
-        stmt = shape.statement(keys)
-        stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
-        rowcount = connection.execute(stmt).rowcount
-    finally:
-        if not connection.invalidated:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA"
+    )
+    _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+    staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
+    keys = [c.key for c in shape.columns]
+    stmt = shape.statement(keys)
+    stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
+    rowcount = connection.execute(stmt).rowcount
+    connection.exec_driver_sql(f"DROP TABLE {stage}")
     return rowcount if shape.mode == "ignore" else n
 
 

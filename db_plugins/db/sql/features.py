@@ -463,6 +463,12 @@ class MySQLFeatures(SQLFeatures):
             cursor = dbapi_connection.cursor()
             # INSERT IGNORE turns errors into warnings; we read them all back.
             cursor.execute("SET SESSION max_error_count = 65535")
+            # An explicit 0 in an AUTO_INCREMENT column would otherwise mean "generate a
+            # key": 0 is a key like any other, as on every other engine. The server's
+            # other modes are kept.
+            cursor.execute(
+                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')"
+            )
             cursor.close()
 
     def detect(self, connection: sa.engine.Connection) -> None:

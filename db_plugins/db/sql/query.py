@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
 from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
-from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
+from ..generic import BaseQuery, check_conflict_on, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from . import rows as sessionless
 from .filters import SQLCompiler, filtered
@@ -121,6 +121,13 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._plain_kinds = {key: _PLAIN.get(info.kind) for key, info in schema.items()}
         self._by_fields: dict[tuple[str, ...], Any] = {}
         self._unique_keys = self._find_unique_keys()
+        # The same as field tuples in column order, the primary key first: what conflict_on names.
+        order = list(self.columns)
+        self._conflict_keys = [self.primary_key]
+        for key in self._unique_keys[1:]:
+            fields = tuple(sorted(key, key=order.index))
+            if fields not in self._conflict_keys and key != frozenset(self.primary_key):
+                self._conflict_keys.append(fields)
 
     # -- schema -------------------------------------------------------------------
 
@@ -338,15 +345,20 @@ class SQLQuery(BaseQuery[Any, Any]):
             _detach(result)
         return result
 
-    def bulk_insert(self, rows: Iterable[Any], on_conflict: str = "error") -> int:
+    def bulk_insert(
+        self, rows: Iterable[Any], on_conflict: str = "error", conflict_on: str | Sequence[str] | None = None
+    ) -> int:
         check_on_conflict(on_conflict)
+        target = check_conflict_on(conflict_on, self._conflict_keys, self.model_name)
         check_rows(rows, self.model_name)
         if self._writer is None:
-            self._writer = bulk.RowWriter(self.table, self.columns, self._checker, self.features)
+            self._writer = bulk.RowWriter(
+                self.table, self.columns, self._checker, self.features, unique_keys=self._conflict_keys
+            )
         writer = self._writer
 
         def work(session: orm.Session) -> int:
-            return writer.insert(session.connection(), rows, on_conflict, self._bulk_row)
+            return writer.insert(session.connection(), rows, on_conflict, self._bulk_row, target)
 
         # A generator cannot be replayed, so only a sequence is retried after a deadlock.
         return self.connection.run(work, retry=isinstance(rows, Sequence))
