@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from db_plugins.db.mongo import BaseModel, Field, IndexModel
 
 
@@ -37,3 +39,13 @@ class Sample(BaseModel):
     f = Field(float)
     s = Field(str)
     b = Field(bool)
+
+
+class Moment(BaseModel):
+    """Datetime fields (naive UTC, milliseconds); the SQL model's ``tz`` column has no Mongo twin."""
+
+    __tablename__ = "moments"
+
+    id = Field(int, primary_key=True)
+    t = Field(datetime)
+    t0 = Field(datetime)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Double, Float, Integer, String
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Double, Float, Integer, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,3 +45,21 @@ class Sample(Base):
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)
+
+
+# Microseconds on every engine (a plain DateTime is DATETIME(0), whole seconds, on MariaDB).
+DateTime6 = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class Moment(Base):
+    """Datetime columns: naive with microseconds, plain ``DateTime`` (whole seconds on
+    MariaDB), and ``timezone=True`` (SQL only: Mongo has no such field)."""
+
+    __tablename__ = "moments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    t: Mapped[datetime | None] = mapped_column(DateTime6)
+    t0: Mapped[datetime | None] = mapped_column(DateTime)
+    tz: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True).with_variant(mysql.DATETIME(timezone=True, fsp=6), "mysql", "mariadb")
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
 from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
-from . import bulk
+from . import bulk, datetimes
 from . import rows as sessionless
 from .filters import SQLCompiler, filtered
 
@@ -105,6 +105,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
             max_nesting=connection.features.max_nesting,
             refused_floats=connection.features.refused_floats,
+            datetimes=self._datetime_rules(),
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
@@ -113,6 +114,16 @@ class SQLQuery(BaseQuery[Any, Any]):
         self._unique_keys = self._find_unique_keys()
 
     # -- schema -------------------------------------------------------------------
+
+    def _datetime_rules(self) -> dict[str, Any]:
+        """Each datetime field's rule on this engine (UTC, precision, aware reads: db_plugins.values)."""
+        dialect = self.features.dialect
+        rules = {}
+        for key, column in self.columns.items():
+            rule = datetimes.datetime_rule(column.type, dialect) if self.schema[key].kind == "datetime" else None
+            if rule is not None:
+                rules[key] = rule
+        return rules
 
     def _find_unique_keys(self) -> list[frozenset[str]]:
         """The field sets the table holds unique: its primary key, unique constraints and unique indexes."""
@@ -316,6 +327,12 @@ class SQLQuery(BaseQuery[Any, Any]):
             # A dict, or an instance read earlier: insert a fresh row (which
             # raises DuplicateKeyError if that key is still stored).
             instance = self.model(**data)
+        else:
+            # The instance holds what is stored (a datetime in UTC, cut to the column's precision).
+            state = vars(obj)
+            for key, value in data.items():
+                if state.get(key) is not value:
+                    setattr(obj, key, value)
 
         def work(session: orm.Session) -> Any:
             session.add(instance)
@@ -412,7 +429,11 @@ class SQLQuery(BaseQuery[Any, Any]):
                 ) from exc
         node = self.parse_filter(filter_by)
         where = self._compile(node)
-        values = {**equalities(node), **checked}
+        pinned = equalities(node)
+        # A datetime is stored as insert() would store it (UTC, the column's precision).
+        rules = self._checker.datetime_rules
+        dated = self._checker.row({k: v for k, v in pinned.items() if k in rules}, "get_or_create")
+        values = {**pinned, **dated, **checked}
         order = self.parse_order(None)
         if found is None:
             found = self._fetch(where, order, 1)
