@@ -43,6 +43,7 @@ UTC = _dt.UTC
 #: The datetimes every engine stores (naive UTC): Python's own range, years 1 to 9999.
 DATETIME_RANGE = (_dt.datetime.min, _dt.datetime.max)
 _TZINFO = attrgetter("tzinfo")
+_MICROSECOND = attrgetter("microsecond")
 _NOT_AWARE = frozenset({None})
 
 
@@ -108,11 +109,20 @@ class DatetimeRule:
     def column(self, values: Sequence[Any]) -> Sequence[Any]:
         """``values`` (datetimes and ``None``) checked; the same sequence when none needs a change.
 
-        The common column -- naive values, microseconds kept, the whole range --
-        is recognised by one ``set(map(...))`` in C, without a call per value.
+        The common column -- naive values, nothing to cut, within range -- is
+        recognised by a few passes in C (``set(map(...))``, ``any``, ``min``/``max``),
+        without a call per value.
         """
-        if self._plain and set(map(_TZINFO, values)) <= _NOT_AWARE:
-            return values
+        if not self.aware:
+            present = list(filter(None, values))  # a datetime is never falsy, None is
+            if set(map(_TZINFO, present)) <= _NOT_AWARE and (
+                self._plain
+                or (
+                    (self.digits >= 6 or (self.digits == 0 and not any(map(_MICROSECOND, present))))
+                    and (not present or (self.low <= min(present) and max(present) <= self.high))
+                )
+            ):
+                return values
         return [None if v is None else self(v) for v in values]
 
     def __repr__(self) -> str:

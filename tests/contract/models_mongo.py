@@ -39,6 +39,7 @@ class Sample(BaseModel):
     f = Field(float)
     s = Field(str)
     b = Field(bool)
+    t = Field(datetime)
 
 
 class Moment(BaseModel):

@@ -13,6 +13,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# Microseconds on every engine (a plain DateTime is DATETIME(0), whole seconds, on MariaDB).
+DateTime6 = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
 class Item(Base):
     """Keyed by a string the application chooses."""
 
@@ -45,10 +49,7 @@ class Sample(Base):
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)
-
-
-# Microseconds on every engine (a plain DateTime is DATETIME(0), whole seconds, on MariaDB).
-DateTime6 = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    t: Mapped[datetime | None] = mapped_column(DateTime6)
 
 
 class Moment(Base):
