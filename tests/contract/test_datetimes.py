@@ -278,3 +278,19 @@ def test_a_non_utc_session_time_zone_changes_nothing(env, moments):
     assert seen_here[4][3] == dt.datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
     found_here = [_ids(moments.find_all({f: aware}, paginate=False)) for f in ("t", "t0", "tz")]
     assert found_there == found_here == [[1, 2], [1, 2], [1, 2]]
+
+
+def test_aware_values_keep_bulk_inserts_fast_path(env, moments, monkeypatch):
+    # Converted to UTC first, aware values go by COPY (PostgreSQL), multi-row INSERT
+    # (MariaDB) or the driver's executemany (SQLite), not SQLAlchemy's slower path.
+    _sql_only(env)
+    from db_plugins.db.sql import bulk
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("SQLAlchemy's path was taken")
+
+    monkeypatch.setattr(bulk, "_sqlalchemy_insert", refuse)
+    rows = [{"id": i, "t": v, "t0": v, "tz": v} for i, v in enumerate(WRITTEN)]
+    assert moments.bulk_insert(rows) == len(rows)
+    got = [(m.t, m.tz) for m in moments.find_all(paginate=False, order_by="id")]
+    assert got == [(stored(env, "t", v), stored(env, "t", v).replace(tzinfo=UTC)) for v in WRITTEN]
