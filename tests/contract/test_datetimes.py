@@ -242,6 +242,14 @@ def test_timezone_column_reads_back_aware_utc(env, moments, how):
                 assert _ids(moments.find_all(filter_by, paginate=False)) == want, filter_by
     order = [r["id"] for r in oracle.select(rows, None, [("tz", True), ("id", False)])]
     assert _ids(moments.find_all(paginate=False, order_by="-tz")) == order
+    got, cursor = [], None  # keyset cursors hold the aware values read back
+    while True:
+        page = moments.paginate(per_page=4, order_by="-tz", after=cursor, count=False)
+        got += _ids(page)
+        if not page.has_next:
+            break
+        cursor = page.next_cursor
+    assert got == order
 
 
 # -- the session's time zone plays no part (PostgreSQL, MariaDB) ---------------------------
