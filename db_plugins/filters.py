@@ -13,7 +13,9 @@ Semantics (the same on every engine; the plugins' compilers make it so):
 * ``{"$exists": True}`` matches a present, non-null value, ``False`` a null or
   missing one;
 * range operators never match null; they refuse ``None`` as an operand;
-* strings compare case-sensitively in code-point order; ints and floats compare by value.
+* strings compare case-sensitively in code-point order; ints and floats compare by value;
+* an aware datetime operand means its instant: it is compared in UTC, as stored
+  (:mod:`db_plugins.values`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from . import values
 from .errors import FilterError
-from .values import INT64_MAX, INT64_MIN
+from .values import INT64_MAX, INT64_MIN, check_datetime
 
 __all__ = [
     "Compare",
@@ -160,7 +162,8 @@ KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "decimal": ("a number", _checker(_is_number)),
     "str": ("a string", _check_str),
     "bool": ("a boolean", _checker(lambda v: isinstance(v, bool))),
-    "datetime": ("a datetime", _checker(lambda v: isinstance(v, _dt.datetime))),
+    # Aware operands are converted to naive UTC, as stored (db_plugins.values).
+    "datetime": ("a datetime", check_datetime),
     "date": ("a date", _checker(lambda v: isinstance(v, _dt.date) and not isinstance(v, _dt.datetime))),
     "time": ("a time", _checker(lambda v: isinstance(v, _dt.time))),
     "bytes": ("bytes", _checker(lambda v: isinstance(v, (bytes, bytearray, memoryview)))),

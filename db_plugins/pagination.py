@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .values import check_datetime
+
 __all__ = ["Pagination", "Cursor", "encode_cursor", "decode_cursor", "order_fingerprint"]
 
 T = TypeVar("T")
@@ -77,8 +79,8 @@ def _decode_value(value: Any) -> Any:
         raise ValueError("bad value")
     if tag == "f":
         return float(text)
-    if tag == "dt":
-        return _dt.datetime.fromisoformat(text)
+    if tag == "dt":  # the instant, in naive UTC as filter operands are (refused outside years 1..9999)
+        return check_datetime(_dt.datetime.fromisoformat(text))
     if tag == "d":
         return _dt.date.fromisoformat(text)
     if tag == "t":

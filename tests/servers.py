@@ -9,7 +9,9 @@ own (``dbp_t_<random>``), so concurrent test runs never meet.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,3 +91,28 @@ def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
             else:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         admin.dispose()
+
+
+#: ``DBP_TEST_SESSION_TZ=America/Santiago`` runs the suite with that session time zone on
+#: PostgreSQL (``TimeZone``) and MariaDB (``time_zone``, as the zone's current UTC offset:
+#: MariaDB may lack the named zones), so no result depends on the server's own setting.
+SESSION_TZ = os.environ.get("DBP_TEST_SESSION_TZ", "").strip()
+
+
+def session_time_zone_options(engine: str, zone: str) -> dict:
+    """``ENGINE_OPTIONS`` connecting to ``engine`` with the session time zone ``zone``
+    (a name such as ``America/Santiago`` or an offset such as ``-03:00``); ``{}`` where
+    the engine has no session time zone."""
+    offset = re.fullmatch(r"[+-]\d\d:\d\d", zone)
+    if engine == "postgresql":
+        # PostgreSQL's POSIX offsets count west positive: "-03:00" would be UTC+3.
+        name = zone if not offset else "UTC" + ("+" if zone[0] == "-" else "-") + zone[1:]
+        return {"connect_args": {"options": f"-c TimeZone={name}"}}
+    if engine == "mysql":
+        if not offset:
+            from zoneinfo import ZoneInfo
+
+            minutes = int(dt.datetime.now(ZoneInfo(zone)).utcoffset().total_seconds() // 60)
+            zone = f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        return {"connect_args": {"init_command": f"SET time_zone = '{zone}'"}}
+    return {}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import db_plugins
-from tests.servers import ENGINES, SQL_ENGINES, fresh_database
+from tests.servers import ENGINES, SESSION_TZ, SQL_ENGINES, fresh_database, session_time_zone_options
 
 
 @dataclass
@@ -28,7 +28,11 @@ class Env:
     @property
     def config(self) -> dict[str, Any]:
         module = "tests.contract.models_sql:Base" if self.is_sql else "tests.contract.models_mongo"
-        return {"URL": self.url, "MODELS": module}
+        config = {"URL": self.url, "MODELS": module}
+        options = session_time_zone_options(self.engine, SESSION_TZ) if SESSION_TZ else {}
+        if options:
+            config["ENGINE_OPTIONS"] = options
+        return config
 
     def model(self, name: str) -> Any:
         return getattr(self.models, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from db_plugins.db.mongo import BaseModel, Field, IndexModel
@@ -39,6 +40,17 @@ class Sample(BaseModel):
     f = Field(float)
     s = Field(str)
     b = Field(bool)
+    t = Field(datetime)
+
+
+class Moment(BaseModel):
+    """Datetime fields (naive UTC, milliseconds); the SQL model's ``tz`` column has no Mongo twin."""
+
+    __tablename__ = "moments"
+
+    id = Field(int, primary_key=True)
+    t = Field(datetime)
+    t0 = Field(datetime)
 
 
 class Price(BaseModel):

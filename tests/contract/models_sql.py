@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Double, Float, Integer, Numeric, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Double, Float, Integer, Numeric, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# Microseconds on every engine (a plain DateTime is DATETIME(0), whole seconds, on MariaDB).
+DateTime6 = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 class Item(Base):
@@ -44,6 +50,21 @@ class Sample(Base):
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)
+    t: Mapped[datetime | None] = mapped_column(DateTime6)
+
+
+class Moment(Base):
+    """Datetime columns: naive with microseconds, plain ``DateTime`` (whole seconds on
+    MariaDB), and ``timezone=True`` (SQL only: Mongo has no such field)."""
+
+    __tablename__ = "moments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    t: Mapped[datetime | None] = mapped_column(DateTime6)
+    t0: Mapped[datetime | None] = mapped_column(DateTime)
+    tz: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True).with_variant(mysql.DATETIME(timezone=True, fsp=6), "mysql", "mariadb")
+    )
 
 
 class Price(Base):

@@ -7,6 +7,7 @@ against whichever engine happens to be first.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -91,6 +92,36 @@ def order(rows: Sequence[Mapping[str, Any]], order_by: Sequence[tuple[str, bool]
 
 
 def select(
-    rows: Sequence[Mapping[str, Any]], filter_by: Mapping[str, Any] | None, order_by: Sequence[tuple[str, bool]]
+    rows: Sequence[Mapping[str, Any]],
+    filter_by: Mapping[str, Any] | None,
+    order_by: Sequence[tuple[str, bool]],
+    datetime_digits: int = 6,
 ) -> list[Mapping[str, Any]]:
+    """The rows matching ``filter_by`` in ``order_by``, datetimes as stored with ``datetime_digits``."""
+    rows = [stored_values(r, datetime_digits) for r in rows]
+    filter_by = stored_values(filter_by, datetime_digits)
     return order([r for r in rows if matches(r, filter_by)], order_by)
+
+
+# -- datetimes (pymongo's rules) -------------------------------------------------------
+
+
+def stored_datetime(value: dt.datetime, digits: int) -> dt.datetime:
+    """What a datetime field keeps of ``value``: its instant in naive UTC (a naive value
+    is UTC), with ``digits`` fractional-second digits (the finer part cut, as pymongo cuts
+    to milliseconds) -- for stored values and filter operands alike."""
+    if value.utcoffset() is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    step = 10 ** (6 - digits)
+    return value.replace(microsecond=value.microsecond // step * step, tzinfo=None)
+
+
+def stored_values(value: Any, digits: int) -> Any:
+    """``value`` (a row, a filter, a list of operands) with every datetime as :func:`stored_datetime` gives it."""
+    if isinstance(value, dt.datetime):
+        return stored_datetime(value, digits)
+    if isinstance(value, Mapping):
+        return {k: stored_values(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(stored_values(v, digits) for v in value)
+    return value

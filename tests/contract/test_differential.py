@@ -7,8 +7,10 @@ The budget is fixed: ``DBP_HYPOTHESIS_EXAMPLES`` examples per test and engine
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,12 +93,61 @@ strings = st.sampled_from(STRINGS) | st.text(alphabet="aAbBéÉ zZ😀\u0301\uff
 numbers = ints | floats | decimals
 # A float field holds doubles: ints a double equals are stored (as that double) too.
 exact_doubles = st.integers(-BIG, BIG) | st.sampled_from([2**60, -(2**62), 2**63])
-VALUES = {"i": numbers, "f": numbers, "s": strings, "b": st.booleans()}
+
+
+# Datetimes: instants (naive UTC) shown naive or in a time zone -- fixed offsets and
+# zones with DST, where one local time is two instants (Berlin 2021-10-31 02:30) --
+# with microseconds, and years 1 and 9999.
+ZONES = [
+    None,
+    dt.UTC,
+    dt.timezone(dt.timedelta(hours=2)),
+    dt.timezone(dt.timedelta(hours=-5)),
+    ZoneInfo("Europe/Berlin"),
+    ZoneInfo("America/Santiago"),
+]
+INSTANTS = [
+    dt.datetime(1, 1, 1),
+    dt.datetime(1, 1, 1, 0, 0, 0, 1),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+    dt.datetime(2021, 10, 31, 0, 30),  # Berlin 02:30 (+02:00) ...
+    dt.datetime(2021, 10, 31, 1, 30),  # ... and 02:30 again (+01:00)
+    dt.datetime(2022, 4, 3, 2, 30),  # Santiago 23:30 (-03:00) ...
+    dt.datetime(2022, 4, 3, 3, 30),  # ... and 23:30 again (-04:00)
+    dt.datetime(2024, 6, 1, 10, 0),
+    dt.datetime(2024, 6, 1, 10, 0, 0, 123456),
+    dt.datetime(2024, 6, 1, 10, 0, 0, 123999),
+    dt.datetime(2024, 6, 1, 10, 0, 0, 124000),
+    dt.datetime(2024, 6, 1, 10, 0, 1),
+]
+
+
+def _shown_in(instant: dt.datetime, zone: dt.tzinfo | None) -> dt.datetime:
+    """``instant`` (naive UTC) as a naive value, or as an aware one in ``zone`` where that is a datetime."""
+    if zone is None:
+        return instant
+    try:
+        return instant.replace(tzinfo=dt.UTC).astimezone(zone)
+    except OverflowError:  # year 1 west of UTC, year 9999 east of it
+        return instant
+
+
+instants = st.sampled_from(INSTANTS) | st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59))
+datetimes = st.builds(_shown_in, instants, st.sampled_from(ZONES))
+
+
+def _order_key(value):
+    """Datetimes in a range pair compare as instants (aware and naive ones do not compare in Python)."""
+    return value.replace(tzinfo=None) - value.utcoffset() if isinstance(value, dt.datetime) and value.tzinfo else value
+
+
+VALUES = {"i": numbers, "f": numbers, "s": strings, "b": st.booleans(), "t": datetimes}
 STORED = {
     "i": ints | st.integers(-(2**40), 2**40).map(float),
     "f": floats | exact_doubles,
     "s": strings,
     "b": st.booleans(),
+    "t": datetimes,
 }
 FIELDS = tuple(VALUES)
 
@@ -128,7 +179,9 @@ def _leaf(field):
         st.tuples(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), value).map(lambda t: {t[0]: t[1]}),
         st.tuples(st.sampled_from(["$in", "$nin"]), st.lists(maybe_none, max_size=4)).map(lambda t: {t[0]: t[1]}),
         st.booleans().map(lambda v: {"$exists": v}),
-        st.tuples(value, value).map(lambda t: {"$gte": min(t), "$lte": max(t)}) if field != "b" else value,
+        st.tuples(value, value).map(lambda t: {"$gte": min(t, key=_order_key), "$lte": max(t, key=_order_key)})
+        if field != "b"
+        else value,
     ).map(lambda condition: {field: condition})
 
 
@@ -178,12 +231,21 @@ def sample(env):
     env.q("Sample").delete(all=True)
 
 
+def _digits(env):
+    """Fractional-second digits the engine keeps of ``Sample.t`` (its ``features`` flag)."""
+    features = env.db.features
+    if features.datetime_precision is not None:
+        return features.datetime_precision
+    column = env.model("Sample").__table__.c.t
+    return features.datetime_digits(column.type.dialect_impl(env.db.engine.dialect))
+
+
 @budget
 @given(rows=datasets(), queries=st.lists(st.tuples(st.none() | filters, orderings), min_size=1, max_size=4))
 def test_same_rows_as_the_oracle(sample, rows, queries):
     q = _load(sample, rows)
     for filter_by, ordering in queries:
-        expected = [r["id"] for r in oracle.select(rows, filter_by, [*ordering, ("id", False)])]
+        expected = [r["id"] for r in oracle.select(rows, filter_by, [*ordering, ("id", False)], _digits(sample))]
         got = [r.id for r in q.find_all(filter_by, order_by=_order_by(ordering), paginate=False)]
         assert got == expected, (filter_by, ordering)
         assert q.count(filter_by) == len(expected)
@@ -193,7 +255,7 @@ def test_same_rows_as_the_oracle(sample, rows, queries):
 @given(rows=datasets(), filter_by=st.none() | filters, ordering=orderings, per_page=st.integers(1, 7))
 def test_offset_and_keyset_pages_agree(sample, rows, filter_by, ordering, per_page):
     q = _load(sample, rows)
-    expected = [r["id"] for r in oracle.select(rows, filter_by, [*ordering, ("id", False)])]
+    expected = [r["id"] for r in oracle.select(rows, filter_by, [*ordering, ("id", False)], _digits(sample))]
     order_by = _order_by(ordering)
     by_offset, by_keyset, page, cursor = [], [], 1, None
     while True:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from bson import ObjectId
@@ -27,7 +27,7 @@ from .models import ID, BaseModel, to_bson
 __all__ = ["ColumnChecker"]
 
 _NONE = type(None)
-# Types a field of that type stores unchanged. A datetime is truncated to the
+# Types a field of that type stores unchanged. A naive datetime is truncated to the
 # millisecond by the BSON encoder exactly as the row check does.
 _STORED_AS_IS: dict[Any, type] = {
     str: str,
@@ -86,6 +86,8 @@ class ColumnChecker:
                     return None
                 if 0.0 in numbers and any(math.copysign(1.0, v) < 0 for v in numbers if v == 0):
                     return None  # -0.0 is stored as 0.0: the row check converts it
+            if dt.datetime in types and not _naive(column):
+                return None  # the row check converts an aware datetime to UTC (refusing one beyond year 9999)
         fixed = {name: value.value for name, value in defaults.items() if type(value) is _Constant}
         made = [(name, make) for name, make in defaults.items() if type(make) is not _Constant]
         rename = renamed in first
@@ -146,6 +148,15 @@ def _default(field: Any, model: str, finite_floats: bool) -> Any:
     except ValidationError:
         return None  # the row check names the row
     return _Constant(to_stored(value) if to_stored else value)
+
+
+def _naive(column: Any) -> bool:
+    """Every datetime of ``column`` is naive (one pass in C; ``None`` is falsy, a datetime never)."""
+    return set(map(_TZINFO, filter(None, column))) <= _NO_TZINFO
+
+
+_TZINFO = attrgetter("tzinfo")
+_NO_TZINFO = frozenset({None})
 
 
 class _Constant:

@@ -7,7 +7,10 @@ plugin's features carry the same ``transactions`` and ``atomic_bulk`` flags.
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
+
+from ...values import DATETIME_RANGE
 
 __all__ = ["MongoFeatures", "MongomockFeatures", "features_for"]
 
@@ -28,6 +31,12 @@ class MongoFeatures:
     decimal128: bool = True
     #: The server stores NaN and infinities (FerretDB 1.x refuses them, and drops the connection on NaN).
     nonfinite_floats: bool = True
+    #: Fractional-second digits a datetime keeps: BSON stores milliseconds (the SQL
+    #: features' flag of the same name says 6). Finer digits are cut on writes, and
+    #: on filter operands by the encoder (db_plugins.values).
+    datetime_precision: int = 3
+    #: The datetimes (naive UTC) the engine stores; a value outside is refused.
+    datetime_range: tuple[_dt.datetime, _dt.datetime] = DATETIME_RANGE
     #: ``Collection.bulk_write`` works (mongomock's breaks on pymongo >= 4.9).
     bulk_write: bool = True
     #: The engine lives in this process, and its writes must be serialized here.

@@ -16,8 +16,9 @@ name; a model without one is keyed by the ``_id`` (an ``ObjectId``) the
 driver generates, and its instances carry ``_id``.
 
 Field types: ``str``, ``int``, ``float`` (accepts an int, stores a float),
-``bool``, ``datetime`` (BSON keeps milliseconds: finer parts are dropped when
-the value is checked, so the instance equals what is stored), ``date``
+``bool``, ``datetime`` (naive UTC, as pymongo reads it: an aware value is
+converted to UTC, and BSON keeps milliseconds: finer parts are cut when the
+value is checked, so the instance equals what is stored), ``date``
 (BSON has no date type: stored as the datetime at midnight, read back as a
 ``date``), ``dict``, ``list``, ``bytes``, ``ObjectId``, ``Decimal`` (stored as
 ``Decimal128``, read back as ``Decimal``) and ``object`` / ``None`` (any BSON
@@ -38,7 +39,7 @@ from pymongo import IndexModel
 
 from ...errors import ConfigError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
-from ...values import to_double, to_finite_number
+from ...values import DatetimeRule, to_double, to_finite_number
 
 __all__ = ["BaseModel", "Field", "IndexModel", "collect_models", "to_bson", "check_objectid", "ID"]
 
@@ -60,10 +61,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_datetime(value: Any) -> _dt.datetime:
-    if not isinstance(value, _dt.datetime):
-        raise TypeError
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+#: BSON datetimes are milliseconds since the epoch, in UTC (``MongoFeatures.datetime_precision``):
+#: an aware value converted to naive UTC and cut to milliseconds, as pymongo's encoder
+#: would, so the instance equals what is stored.
+_check_datetime = DatetimeRule(digits=3)
 
 
 def _check_date(value: Any) -> _dt.date:

@@ -26,9 +26,10 @@ for each batch:
 
    Values reach the fast paths through the same SQLAlchemy bind processors and
    Python-side column defaults as SQLAlchemy's own path, so the rows stored are
-   the same. A group holding a value a fast path cannot send exactly as
-   SQLAlchemy would (an aware datetime for a naive column, a type ``COPY`` has no
-   safe text form for, a SQL-expression default) takes SQLAlchemy's path.
+   the same (datetimes arrive converted to UTC by the checks and the bind
+   processors of db_plugins.db.sql.datetimes). A group holding a value a fast
+   path cannot send exactly as SQLAlchemy would (a type ``COPY`` has no safe
+   text form for, a SQL-expression default) takes SQLAlchemy's path.
 
 Every function here runs inside the caller's transaction, so a failure in any
 batch leaves nothing written.
@@ -58,7 +59,7 @@ import sqlalchemy as sa
 from ... import values as value_rules
 from ...errors import IntegrityError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
-from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
+from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN, DatetimeRule
 from ..generic import batched, document_problem, resolve_conflict_on
 from .features import SQLFeatures
 
@@ -125,8 +126,11 @@ class Checker:
         decimals: Mapping[str, tuple[int | None, int | None]] | None = None,
         decimal_digits: int | None = None,
         int_ranges: Mapping[str, tuple[int, int]] | None = None,
+        datetimes: Mapping[str, DatetimeRule] | None = None,
     ) -> None:
         self.model_name = model_name
+        #: Datetime fields: each value converted (UTC, the column's precision) as it is stored.
+        self.datetime_rules: dict[str, DatetimeRule] = dict(datetimes or {})
         self._kinds = {key: info.kind for key, info in schema.items()}
         # None for "any": nothing to check. Otherwise the exact types accepted without a call.
         self._fast: dict[str, frozenset[type] | None] = {
@@ -186,6 +190,8 @@ class Checker:
                 raise self.unknown(key, what)
             allowed = fast[key]
             out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
+            if key in self.datetime_rules:
+                out[key] = self._datetime(key, (out[key],), what)[0]
             if key in limits:
                 self._limit(key, (out[key],), what)
                 if value == 0 and type(value) is float:
@@ -197,11 +203,19 @@ class Checker:
         fast = self._fast[key]
         if fast is not None and not set(map(type, values)) <= fast:
             values = [v if type(v) in fast else self.value(key, v, what) for v in values]
+        if key in self.datetime_rules:
+            values = self._datetime(key, values, what)
         if key in self._limits:
             self._limit(key, values, what)
             if 0.0 in values and self._kinds[key] == "float":  # one pass in C; -0.0 == 0.0
                 values = [0.0 if v == 0 and type(v) is float else v for v in values]
         return values
+
+    def _datetime(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
+        try:
+            return self.datetime_rules[key].column(values)
+        except ValueError as exc:
+            raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {exc}") from None
 
     def _limit(self, key: str, values: Sequence[Any], what: str) -> None:
         problem = self._limits[key](values)
@@ -362,8 +376,9 @@ class _CopyColumn:
         elif isinstance(base, sa.DateTime):
             allowed.add(dt.datetime)
             if not base.timezone:
-                # COPY ignores an offset given to a timestamp column; psycopg2's
-                # literal converts it to the session time zone first.
+                # COPY ignores an offset given to a timestamp column. The bind
+                # processor has converted every value to naive UTC; this guards a
+                # column type that did not.
                 self.accept = _naive
         elif isinstance(base, sa.Date):
             allowed.add(dt.date)

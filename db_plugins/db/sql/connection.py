@@ -23,6 +23,7 @@ from ...errors import (
     ValidationError,
 )
 from ..generic import DatabaseConnection, DatabaseCreator
+from . import datetimes
 from .config import SQLConfig
 from .features import CONNECTION, DUPLICATE, INTEGRITY, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
@@ -93,6 +94,7 @@ class SQLConnection(DatabaseConnection):
         except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
             raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
         self.features.on_engine(self.engine)
+        datetimes.install(self.engine, self.features)
         self.features.ping_idle_connections(self.engine)
         self._write_engine = self.engine.execution_options(dbp_write=True)
         session_options = {"expire_on_commit": False, **(session_options or {})}

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
-from ...values import INT64_MAX, INT64_MIN
+from ...values import DATETIME_RANGE, INT64_MAX, INT64_MIN
 
 __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures", "features_for"]
 
@@ -86,6 +86,15 @@ class SQLFeatures:
     #: ``Integer``: 32, ``BigInteger``: 64; unsigned where declared so): a larger value is
     #: refused before it is sent, naming the field. SQLite stores 64 bits in any of them.
     integer_widths: bool = False
+    #: Fractional-second digits a datetime keeps (6: microseconds); ``None``: per column
+    #: (MariaDB: the column's ``fsp``), see :meth:`datetime_digits`. Finer digits are cut
+    #: on writes and filter operands alike (db_plugins.values).
+    datetime_precision: int | None = 6
+    #: A ``DateTime(timezone=True)`` column stores the offset (PostgreSQL's ``timestamptz``);
+    #: elsewhere db-plugins stores the UTC value and reads it back aware in UTC.
+    datetime_timezones: bool = False
+    #: The datetimes (naive UTC) the engine stores; a value outside is refused.
+    datetime_range: tuple[dt.datetime, dt.datetime] = DATETIME_RANGE
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
     #: A pooled connection idle longer than this many seconds is pinged before use
@@ -161,6 +170,14 @@ class SQLFeatures:
             return 64
         return 16 if isinstance(type_, sa.SmallInteger) else 32
 
+    def datetime_base(self) -> type:
+        """The dialect's own type for ``DateTime`` columns (what db_plugins.db.sql.datetimes extends)."""
+        return self.dialect.colspecs.get(sa.DateTime, sa.DateTime)
+
+    def datetime_digits(self, type_: sa.types.TypeEngine) -> int:
+        """Fractional-second digits a column of the (dialect-adapted) datetime ``type_`` keeps."""
+        return 6 if self.datetime_precision is None else self.datetime_precision
+
     # -- statements -------------------------------------------------------------
 
     def insert(self, table: sa.Table) -> Any:
@@ -173,6 +190,10 @@ class SQLFeatures:
 
         Used by ``bulk_insert``'s fast paths; it must give exactly what ``process`` gives.
         """
+        from .datetimes import DbpDateTime
+
+        if isinstance(impl, DbpDateTime):
+            return impl.column_processor(self.dialect)
         return None
 
     def binary_string(self, expr: ColumnElement) -> ColumnElement:
@@ -245,8 +266,13 @@ class SQLiteFeatures(SQLFeatures):
         from sqlalchemy.dialects.sqlite import DATETIME
 
         # SQLAlchemy formats every datetime field by field (~1 us a value); for a
-        # naive datetime its default storage format is exactly isoformat(" ", "microseconds").
-        if type(impl) is DATETIME and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
+        # naive datetime its default storage format is exactly isoformat(" ", "microseconds")
+        # (the values given reach here checked: naive UTC for a naive column).
+        if (
+            isinstance(impl, DATETIME)
+            and not impl.timezone
+            and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME
+        ):
 
             def iso(values: Sequence[Any]) -> list[Any]:
                 datetime = dt.datetime
@@ -256,7 +282,7 @@ class SQLiteFeatures(SQLFeatures):
                 ]
 
             return iso
-        return None
+        return super().bulk_processor(impl, process)
 
     @staticmethod
     def _in_memory(url: sa.engine.URL) -> bool:
@@ -330,6 +356,7 @@ class PostgreSQLFeatures(SQLFeatures):
     nulls_sort_low = False
     sort_collation = "C"
     nul_in_strings = False
+    datetime_timezones = True
     # Each COPY costs round trips of its own; 20,000 rows of CSV are a few MB.
     bulk_batch_size = 20000
     # libpq has no read timeout. A server that refuses or does not answer the
@@ -349,6 +376,15 @@ class PostgreSQLFeatures(SQLFeatures):
         from sqlalchemy.dialects.postgresql import insert
 
         return insert(table)
+
+    def on_engine(self, engine: sa.engine.Engine) -> None:
+        if engine.dialect.driver == "psycopg2":
+            from .datetimes import register_psycopg2_timestamptz
+
+            # Year 1 UTC is in 1 BC in a session time zone west of UTC: psycopg2 alone cannot read it.
+            event.listen(
+                engine, "connect", lambda dbapi_connection, record: register_psycopg2_timestamptz(dbapi_connection)
+            )
 
     def detect(self, connection: sa.engine.Connection) -> None:
         row = (
@@ -418,6 +454,8 @@ class MySQLFeatures(SQLFeatures):
     exact_string_equality = False
     max_nesting = 31
     refused_floats = frozenset({"nan", "inf"})
+    # A plain DateTime is DATETIME(0), whole seconds; mysql.DATETIME(fsp=6) keeps microseconds.
+    datetime_precision = None
     # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
     # that stopped answering, and is longer than any wait dbp itself asks the
     # server for (the migration lock waits up to LOCK_TIMEOUT, 10 minutes).
@@ -442,6 +480,14 @@ class MySQLFeatures(SQLFeatures):
         if isinstance(type_, TINYINT):
             return 8
         return 24 if isinstance(type_, MEDIUMINT) else super()._integer_bits(type_)
+
+    def datetime_base(self) -> type:
+        from sqlalchemy.dialects.mysql import DATETIME
+
+        return DATETIME  # keeps the column's fsp when a plain DateTime is adapted
+
+    def datetime_digits(self, type_: sa.types.TypeEngine) -> int:
+        return min(getattr(type_, "fsp", None) or 0, 6)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
         if engine.dialect.driver == "pymysql":

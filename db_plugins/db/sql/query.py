@@ -14,7 +14,7 @@ from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationE
 from ...filters import FieldInfo, Node
 from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
 from ..generic import BaseQuery, check_conflict_on, check_on_conflict, check_rows, describe, equalities
-from . import bulk
+from . import bulk, datetimes
 from . import rows as sessionless
 from .filters import SQLCompiler, filtered
 
@@ -115,6 +115,7 @@ class SQLQuery(BaseQuery[Any, Any]):
                 for key, info in schema.items()
                 if info.kind == "int"
             },
+            datetimes=self._datetime_rules(),
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
@@ -130,6 +131,16 @@ class SQLQuery(BaseQuery[Any, Any]):
                 self._conflict_keys.append(fields)
 
     # -- schema -------------------------------------------------------------------
+
+    def _datetime_rules(self) -> dict[str, Any]:
+        """Each datetime field's rule on this engine (UTC, precision, aware reads: db_plugins.values)."""
+        dialect = self.features.dialect
+        rules = {}
+        for key, column in self.columns.items():
+            rule = datetimes.datetime_rule(column.type, dialect) if self.schema[key].kind == "datetime" else None
+            if rule is not None:
+                rules[key] = rule
+        return rules
 
     def _find_unique_keys(self) -> list[frozenset[str]]:
         """The field sets the table holds unique: its primary key, unique constraints and unique indexes."""
@@ -334,6 +345,12 @@ class SQLQuery(BaseQuery[Any, Any]):
             # A dict, or an instance read earlier: insert a fresh row (which
             # raises DuplicateKeyError if that key is still stored).
             instance = self.model(**data)
+        else:
+            # The instance holds what is stored (a datetime in UTC, cut to the column's precision).
+            state = vars(obj)
+            for key, value in data.items():
+                if state.get(key) is not value:
+                    setattr(obj, key, value)
 
         def work(session: orm.Session) -> Any:
             session.add(instance)
