@@ -46,6 +46,16 @@ class FilterError(DBPluginsError, ValueError):
 class ValidationError(DBPluginsError, ValueError):
     """A value does not fit the model (unknown field, wrong type, missing required field)."""
 
+    #: In a bulk write, the index of the row at fault in the rows given (``None``: not one row's).
+    row: int | None = None
+
+    @classmethod
+    def of_row(cls, row: int, problem: str, what: str = "bulk_insert") -> ValidationError:
+        """``"<what> row <row>: <problem>"``, with :attr:`row` set."""
+        error = cls(f"{what} row {row}: {problem}")
+        error.row = row
+        return error
+
 
 class IntegrityError(DBPluginsError):
     """The database refused a write because of a constraint."""

@@ -198,7 +198,11 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
-            values = self._checked(obj, f"bulk_insert row {checked}")
+            try:
+                values = self._checked(obj, f"bulk_insert row {checked}")
+            except ValidationError as exc:
+                exc.row = checked  # for dbp load, which names the row's line
+                raise
             checked += 1
             # An upsert overwrites only the fields the row gave.
             given = frozenset(ID if k == pk else k for k in obj) if upsert else nothing

@@ -49,7 +49,7 @@ import re
 import secrets
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -115,13 +115,24 @@ class Checker:
         documents: Iterable[str] = (),
         max_nesting: int = 100,
         refused_floats: frozenset[str] = frozenset(),
+        required: Iterable[str] = (),
+        not_null: Iterable[str] = (),
     ) -> None:
         self.model_name = model_name
         self._kinds = {key: info.kind for key, info in schema.items()}
+        # NOT NULL columns the database does not fill (``not_null``), and those of them
+        # without any default (``required``): refused as None / missing before anything is sent.
+        self.required = tuple(required)
+        self.not_null = frozenset(not_null)
         # None for "any": nothing to check. Otherwise the exact types accepted without a call.
         self._fast: dict[str, frozenset[type] | None] = {
             key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
             for key, kind in self._kinds.items()
+        }
+        # One-row writes: None for a NOT NULL field goes to value(), which refuses it.
+        self._row_fast = {
+            key: (frozenset() if fast is None else fast - {_NONE}) if key in self.not_null else fast
+            for key, fast in self._fast.items()
         }
         # What a value's type does not tell: an int beyond 64 bits (no engine stores
         # one; drivers fail in their own ways), a NUL where strings cannot hold it,
@@ -147,6 +158,8 @@ class Checker:
 
     def value(self, key: str, value: Any, what: str) -> Any:
         """``value`` checked (and possibly converted) for field ``key``, which must exist."""
+        if value is None and key in self.not_null:
+            raise self.null(key, what)
         fast = self._fast[key]
         if fast is None or type(value) in fast:
             return value
@@ -158,10 +171,29 @@ class Checker:
                 f"{what}: field {key!r} of {self.model_name} expects {description}, got {refused(value, exc)}"
             ) from None
 
+    def null_problem(self, key: str) -> str:
+        return f"field {key!r} of {self.model_name} is required (got None)"
+
+    def null(self, key: str, what: str) -> ValidationError:
+        return ValidationError(f"{what}: {self.null_problem(key)}")
+
+    def missing(self, keys: Container[str]) -> str | None:
+        """The first required field not among ``keys``, or ``None``."""
+        return next((key for key in self.required if key not in keys), None)
+
+    def require(self, data: Mapping[str, Any], what: str) -> None:
+        """Refuse a new row lacking a required field or giving None for a NOT NULL one."""
+        key = self.missing(data)
+        if key is not None:
+            raise ValidationError(f"{what}: missing required field {key!r} for {self.model_name}")
+        for key in self.not_null:
+            if key in data and data[key] is None:
+                raise self.null(key, what)
+
     def row(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
-        """A new dict of ``data``'s checked values; unknown fields are refused."""
+        """A new dict of ``data``'s checked values; unknown fields and None for a NOT NULL field are refused."""
         out = {}
-        fast = self._fast
+        fast = self._row_fast
         limits = self._limits
         for key, value in data.items():
             if key not in fast:
@@ -386,6 +418,10 @@ class _Shape:
         self.key_of: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = (
             _getter(positions) if positions is not None else None
         )
+        # A required field these rows lack (refused when the shape is met), and the
+        # positions of NOT NULL fields they give (one ``None in column`` test each per batch).
+        self.missing = writer.checker.missing(keys)
+        self.not_null = [i for i, k in enumerate(keys) if k in writer.checker.not_null]
         self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
         self._multirow: tuple[str, str, str] | None = None
@@ -521,7 +557,7 @@ class RowWriter:
     # -- reading ---------------------------------------------------------------
 
     def _read(
-        self, rows: Iterator[Any], mode: str, normalize: Callable[[Any], dict[str, Any]], what: str
+        self, rows: Iterator[Any], mode: str, normalize: Callable[[Any], dict[str, Any]], what: str, start: int = 0
     ) -> tuple[dict[_Shape, list[tuple[Any, ...]]], list[_Shape] | None]:
         """One batch: value tuples (in their shape's field order) grouped by shape,
         and the shape of each row in input order once there is more than one shape.
@@ -548,6 +584,10 @@ class RowWriter:
                         order.append(shape)  # type: ignore[arg-type]
                     continue
             shape, reorder = self._shape(tuple(row), mode, what)
+            if shape.missing is not None:
+                index = start + sum(map(len, groups.values()))  # every row read so far is in a group
+                problem = f"missing required field {shape.missing!r} for {self.checker.model_name}"
+                raise ValidationError.of_row(index, problem, what)
             values = tuple(row.values())
             if shape not in groups and groups and order is None:
                 order = [s for s, v in groups.items() for _ in v]
@@ -612,17 +652,22 @@ class RowWriter:
         what = "bulk_insert"
         iterator = iter(rows)
         written = 0
+        start = 0  # the index of the batch's first row in the input
         while True:
-            groups, order = self._read(iterator, mode, normalize, what)
-            if not groups:
+            read, order = self._read(iterator, mode, normalize, what, start)
+            if not read:
                 return written
+            first, start = start, start + sum(map(len, read.values()))
             with _gc_paused():
-                if mode != "error":
-                    groups = self._distinct(groups, order, keep_last=mode == "update")
+                groups = self._distinct(read, order, keep_last=mode == "update") if mode != "error" else read
                 # Every group of the batch is checked before any of it is sent.
                 checked = []
                 for shape, values in groups.items():
                     columns = list(zip(*values)) if shape.keys else []
+                    for i in shape.not_null:
+                        if None in columns[i]:
+                            row = first + _input_index(read, order, shape, values[columns[i].index(None)])
+                            raise ValidationError.of_row(row, self.checker.null_problem(shape.keys[i]), what)
                     columns = [self.checker.column(k, c, what) for k, c in zip(shape.keys, columns)]
                     checked.append((shape, columns, len(values)))
                 for shape, columns, n in checked:
@@ -684,6 +729,16 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _input_index(
+    read: dict[_Shape, list[tuple[Any, ...]]], order: list[_Shape] | None, shape: _Shape, values: tuple[Any, ...]
+) -> int:
+    """Where in its batch the row whose value tuple is ``values`` was read (for an error message)."""
+    within = next(i for i, v in enumerate(read[shape]) if v is values)
+    if order is None:  # one shape in the batch: its rows in input order
+        return within
+    return [i for i, s in enumerate(order) if s is shape][within]
 
 
 def _no_values(row: Any) -> tuple[Any, ...]:

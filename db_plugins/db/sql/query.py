@@ -105,6 +105,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             documents=[key for key, column in self.columns.items() if isinstance(column.type, sa.JSON)],
             max_nesting=connection.features.max_nesting,
             refused_floats=connection.features.refused_floats,
+            **_null_rules(self.table, self.columns),
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
@@ -311,6 +312,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def insert(self, obj: Any) -> Any:
         data = self._row(obj, "insert")
+        self._checker.require(data, "insert")
         instance = obj
         if not isinstance(obj, self.model) or sa.inspect(obj).has_identity:
             # A dict, or an instance read earlier: insert a fresh row (which
@@ -399,6 +401,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         found = self._fetch_equal(filter_by)
         if found:
             return found[0], False
+        if found is not None:  # a miss: the new row needs every required field
+            self._checker.require({**filter_by, **checked}, "get_or_create")
         if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
             # The unique index arbitrates between concurrent creators: no lock needed.
             try:
@@ -418,6 +422,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             found = self._fetch(where, order, 1)
             if found:
                 return found[0], False
+            self._checker.require(values, "get_or_create")
         if self.connection.in_transaction:
             return self._create_in_transaction(where, order, values)
         lock_name = f"get_or_create:{self.table.name}:{sorted(map(repr, values.items()))}"
@@ -460,6 +465,28 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found is None:
                     raise
                 return found, False
+
+
+def _null_rules(table: sa.Table, columns: Mapping[str, sa.Column]) -> dict[str, list[str]]:
+    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.bulk.Checker`.
+
+    A NOT NULL column the database fills itself (the autoincrement or identity
+    key, a computed column) takes None as "generate it"; any other refuses
+    None, and one with no default at all (Python-side or server-side) must be given.
+    """
+    generated = {table.autoincrement_column}
+    not_null, required = [], []
+    for key, column in columns.items():
+        if column.nullable or column.table is not table:
+            continue
+        if column in generated or column.identity is not None or column.computed is not None:
+            continue
+        if column.primary_key and (column.default is not None or column.server_default is not None):
+            continue  # a key from a sequence or a function: None asks for one, as in the ORM
+        not_null.append(key)
+        if column.default is None and column.server_default is None:
+            required.append(key)
+    return {"required": required, "not_null": not_null}
 
 
 def _partial(index: sa.Index) -> bool:
