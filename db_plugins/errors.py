@@ -19,6 +19,7 @@ __all__ = [
     "ConnectionError",
     "UnsupportedOperation",
     "MigrationError",
+    "DatabaseError",
     "BulkWriteError",
     "BulkDuplicateKeyError",
 ]
@@ -97,6 +98,14 @@ class ConnectionError(DBPluginsError, builtins.ConnectionError):  # noqa: A001
 
 class UnsupportedOperation(DBPluginsError, NotImplementedError):
     """The engine (or this server) cannot do what was asked."""
+
+
+class DatabaseError(DBPluginsError):
+    """The database or its driver failed an operation for a reason no other error names
+    (a server fault such as an exhausted resource, a statement it could not run).
+
+    The driver's exception is the ``__cause__``.
+    """
 
 
 class MigrationError(DBPluginsError):

@@ -30,6 +30,7 @@ __all__ = [
     "ON_CONFLICT_MODES",
     "check_on_conflict",
     "check_rows",
+    "check_bulk_update",
     "document_problem",
     "MAX_NESTING",
     "batched",
@@ -51,6 +52,15 @@ def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
         raise ValueError(f"on_conflict: expected one of {', '.join(map(repr, ON_CONFLICT_MODES))}, got {on_conflict!r}")
     return on_conflict
+
+
+def check_bulk_update(instances: Any, attrs_list: Any) -> None:
+    """Refuse ``bulk_update`` arguments that are not two sequences of the same length."""
+    for name, value in (("instances", instances), ("attrs_list", attrs_list)):
+        if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+            raise ValidationError(f"bulk_update: {name} must be a list, got {type(value).__name__}")
+    if len(instances) != len(attrs_list):
+        raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
 
 
 def check_rows(rows: Any, model: str, what: str = "bulk_insert") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from db_plugins.db.mongo import BaseModel, Field, IndexModel
 
 
@@ -37,3 +39,12 @@ class Sample(BaseModel):
     f = Field(float)
     s = Field(str)
     b = Field(bool)
+
+
+class Stamp(BaseModel):
+    """A datetime field, for the error-family sweep (tests/contract/test_error_family.py)."""
+
+    __tablename__ = "stamps"
+
+    id = Field(int, primary_key=True)
+    at = Field(dt.datetime)

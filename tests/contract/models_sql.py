@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Double, Float, Integer, String
+import datetime as dt
+
+from sqlalchemy import Boolean, DateTime, Double, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,3 +44,12 @@ class Sample(Base):
     f: Mapped[float | None] = mapped_column(Double)
     s: Mapped[str | None] = mapped_column(String(40))
     b: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Stamp(Base):
+    """A datetime field, for the error-family sweep (tests/contract/test_error_family.py)."""
+
+    __tablename__ = "stamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime | None] = mapped_column(DateTime)

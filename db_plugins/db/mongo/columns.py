@@ -84,6 +84,8 @@ class ColumnChecker:
                 numbers = [v for v in column if v is not None] if _NONE in types else column
                 if not all(map(math.isfinite, numbers)):
                     return None
+            if str in types and not _valid_text([v for v in column if v is not None] if _NONE in types else column):
+                return None  # a lone surrogate: the row check names the row
         fixed = {name: value.value for name, value in defaults.items() if type(value) is _Constant}
         made = [(name, make) for name, make in defaults.items() if type(make) is not _Constant]
         rename = renamed in first
@@ -144,6 +146,18 @@ def _default(field: Any, model: str, finite_floats: bool) -> Any:
     except ValidationError:
         return None  # the row check names the row
     return _Constant(to_stored(value) if to_stored else value)
+
+
+def _valid_text(strings: Any) -> bool:
+    """Whether every string encodes as UTF-8 (no lone surrogate): one join and an O(1) ASCII test in C."""
+    joined = "".join(strings)
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Constant:

@@ -22,7 +22,16 @@ from ...errors import (
     ValidationError,
 )
 from ...filters import And, Compare, Node, Or, compares, refused_float
-from ..generic import BaseQuery, batched, check_on_conflict, check_rows, describe, document_problem, equalities
+from ..generic import (
+    BaseQuery,
+    batched,
+    check_bulk_update,
+    check_on_conflict,
+    check_rows,
+    describe,
+    document_problem,
+    equalities,
+)
 from . import bulk
 from .columns import ColumnChecker
 from .filters import MongoCompiler
@@ -252,8 +261,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         Returns how many documents matched. Everything is checked before the
         first batch is sent.
         """
-        if len(instances) != len(attrs_list):
-            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        check_bulk_update(instances, attrs_list)
         plans = []
         for instance, attrs in zip(instances, attrs_list):
             key = self._key_of(instance, "bulk_update")

@@ -142,7 +142,7 @@ class Checker:
         for key, kind in self._kinds.items():
             if kind in ("int", "float"):
                 self._limits[key] = functools.partial(_number_problem, refused=refused_floats)
-            elif kind == "str" and (not nul_in_strings or key in max_lengths):
+            elif kind == "str":  # lone surrogates on every engine (no driver encodes them)
                 self._limits[key] = functools.partial(
                     _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
                 )
@@ -269,13 +269,19 @@ def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
 
 
 def _string_problem(values: Sequence[Any], nul: bool, max_length: int | None) -> str | None:
-    """Why a string among ``values`` cannot be stored (a NUL where ``nul`` is false,
-    more than ``max_length`` characters), or ``None``."""
+    """Why a string among ``values`` cannot be stored (a lone surrogate, a NUL where ``nul``
+    is false, more than ``max_length`` characters), or ``None``."""
     strings = _only(values, str)
     if not strings:
         return None
-    if not nul and "\x00" in "".join(strings):  # one search in C over the whole column
+    joined = "".join(strings)
+    if not nul and "\x00" in joined:  # one search in C over the whole column
         return "the string holds a NUL (\\x00) character, which this database cannot store in text"
+    if not joined.isascii():  # (O(1) in CPython)
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return "the string is not valid Unicode (it holds a lone surrogate)"
     if max_length is not None:
         longest = max(map(len, strings))
         if longest > max_length:
@@ -466,7 +472,12 @@ class _Shape:
 
     def processed(self, columns: list[Sequence[Any]]) -> list[Sequence[Any]]:
         """Columns through their SQLAlchemy bind processors (what the driver would receive)."""
-        return [values if proc is None else proc(values) for proc, values in zip(self.processors, columns)]
+        try:
+            return [values if proc is None else proc(values) for proc, values in zip(self.processors, columns)]
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # Called here, not by SQLAlchemy (which would wrap it in a StatementError): a value of
+            # the caller's that the column type cannot convert.
+            raise ValidationError(f"bulk_insert: invalid value for {self.writer.checker.model_name}: {exc}") from exc
 
     def params(self, columns: list[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as SQLAlchemy parameter dicts (given columns only: SQLAlchemy applies the defaults)."""
@@ -623,8 +634,11 @@ class RowWriter:
                 continue
             if uuid_pk is not None:
                 key = tuple(_as_uuid(v) if u else v for v, u in zip(key, uuid_pk))
-            if keep_last or key not in keyed:
-                keyed[key] = entry
+            try:
+                if keep_last or key not in keyed:
+                    keyed[key] = entry
+            except TypeError:  # an unhashable key (a list, a dict): the column check refuses it
+                loose.append(entry)
         try:
             ordered = [keyed[k] for k in sorted(keyed)]
         except TypeError:  # keys of mixed types: keep the input order
@@ -703,11 +717,11 @@ def _distinct_one_shape(
     keys = [v[index] for v in values]
     if None in keys:
         return None
-    # dict() keeps the last value given for a key: build it backwards for "first wins".
-    keyed = dict(zip(keys, values)) if keep_last else dict(zip(reversed(keys), reversed(values)))
     try:
+        # dict() keeps the last value given for a key: build it backwards for "first wins".
+        keyed = dict(zip(keys, values)) if keep_last else dict(zip(reversed(keys), reversed(values)))
         return {shape: [keyed[k] for k in sorted(keyed)]}
-    except TypeError:
+    except TypeError:  # keys that do not hash or sort
         return None
 
 
@@ -855,13 +869,27 @@ def _multirow_insert(connection: sa.Connection, shape: _Shape, columns: list[Seq
     prefix, template, suffix = parts
     rendered = (template % tuple(map(escape, row)) for row in zip(*shape.processed(columns)))
     inserted = 0
-    for values in _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix)):
+    for values in _as_sqlalchemy_error(connection, _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix))):
         # no_parameters: the rendered values may hold "%", which must not be read as a placeholder.
         result = connection.exec_driver_sql(prefix + ",".join(values) + suffix, execution_options=_NO_PARAMETERS)
         if shape.mode == "ignore":
             _check_ignore_warnings(connection)
             inserted += result.rowcount
     return inserted if shape.mode == "ignore" else n
+
+
+def _as_sqlalchemy_error(connection: sa.Connection, items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, with a driver error raised while making them (PyMySQL's ``escape()`` refusing a
+    value) as SQLAlchemy would have wrapped it, so the connection translates it like any other."""
+    dbapi = connection.dialect.loaded_dbapi
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+        yield item
 
 
 def _multirow_parts(shape: _Shape) -> tuple[str, str, str] | None:
@@ -908,16 +936,15 @@ def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequenc
     # INSERT ... SELECT ... ON CONFLICT moves them.
     stage = "dbp_stage_" + secrets.token_hex(6)
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table_sql} WITH NO DATA")
-    try:
-        _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-        staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
-        keys = [c.key for c in shape.columns]
-        stmt = shape.statement(keys)
-        stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
-        rowcount = connection.execute(stmt).rowcount
-    finally:
-        if not connection.invalidated:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+    staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
+    keys = [c.key for c in shape.columns]
+    stmt = shape.statement(keys)
+    stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
+    rowcount = connection.execute(stmt).rowcount
+    # Not in a ``finally``: after a failure the transaction is aborted (a DROP would only raise
+    # "current transaction is aborted" over the real error), and its rollback drops the table.
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
     return rowcount if shape.mode == "ignore" else n
 
 

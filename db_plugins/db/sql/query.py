@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
-from ..generic import BaseQuery, check_on_conflict, check_rows, describe, equalities
+from ..generic import BaseQuery, check_bulk_update, check_on_conflict, check_rows, describe, equalities
 from . import bulk
 from . import rows as sessionless
 from .filters import SQLCompiler, filtered
@@ -144,8 +144,10 @@ class SQLQuery(BaseQuery[Any, Any]):
         return super().parse_order([self._order_item(item) for item in items])
 
     def _order_item(self, item: Any) -> Any:
-        if isinstance(item, str):
-            return item
+        if isinstance(item, (str, tuple)):
+            return item  # a name, or (name, descending): checked by parse_order
+        if not isinstance(item, sa.sql.ClauseElement) and not hasattr(item, "__clause_element__"):
+            raise FilterError(f"order_by: expected a field name or a column, got {type(item).__name__}")
         descending = False
         element = item
         if isinstance(element, sa.sql.elements.UnaryExpression):
@@ -281,6 +283,8 @@ class SQLQuery(BaseQuery[Any, Any]):
     # -- writes -----------------------------------------------------------------------
 
     def _check_values(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(data).__name__}")
         return self._checker.row(data, what)
 
     def _row(self, obj: Any, what: str) -> dict[str, Any]:
@@ -369,8 +373,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         return instance
 
     def bulk_update(self, instances: Sequence[Any], attrs_list: Sequence[Mapping[str, Any]]) -> int:
-        if len(instances) != len(attrs_list):
-            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        check_bulk_update(instances, attrs_list)
         plans = [
             (self._key_of(instance, "bulk_update"), self._check_values(attrs, "bulk_update"))
             for instance, attrs in zip(instances, attrs_list)
