@@ -11,6 +11,7 @@ from .errors import (
     BulkWriteError,
     ConfigError,
     ConnectionError,
+    DatabaseError,
     DBPluginsError,
     DuplicateKeyError,
     FilterError,
@@ -41,4 +42,5 @@ __all__ = [
     "ConnectionError",
     "UnsupportedOperation",
     "MigrationError",
+    "DatabaseError",
 ]

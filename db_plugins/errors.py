@@ -19,6 +19,7 @@ __all__ = [
     "ConnectionError",
     "UnsupportedOperation",
     "MigrationError",
+    "DatabaseError",
     "BulkWriteError",
     "BulkDuplicateKeyError",
 ]
@@ -45,6 +46,16 @@ class FilterError(DBPluginsError, ValueError):
 
 class ValidationError(DBPluginsError, ValueError):
     """A value does not fit the model (unknown field, wrong type, missing required field)."""
+
+    #: In a bulk write, the index of the row at fault in the rows given (``None``: not one row's).
+    row: int | None = None
+
+    @classmethod
+    def of_row(cls, row: int, problem: str, what: str = "bulk_insert") -> ValidationError:
+        """``"<what> row <row>: <problem>"``, with :attr:`row` set."""
+        error = cls(f"{what} row {row}: {problem}")
+        error.row = row
+        return error
 
 
 class IntegrityError(DBPluginsError):
@@ -87,6 +98,14 @@ class ConnectionError(DBPluginsError, builtins.ConnectionError):  # noqa: A001
 
 class UnsupportedOperation(DBPluginsError, NotImplementedError):
     """The engine (or this server) cannot do what was asked."""
+
+
+class DatabaseError(DBPluginsError):
+    """The database or its driver failed an operation for a reason no other error names
+    (a server fault such as an exhausted resource, a statement it could not run).
+
+    The driver's exception is the ``__cause__``.
+    """
 
 
 class MigrationError(DBPluginsError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import math
+import reprlib
 import uuid
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ def _check_str(v: Any) -> Any:
         v.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, e.g. from JSON's "\ud800"
         raise ValueError("a string that is not valid Unicode (a lone surrogate)") from None
-    return v
+    # A subclass (an enum member, bson.Code) as the plain string: drivers may encode it as another type.
+    return v if type(v) is str else str.__str__(v)
 
 
 def _check_uuid(v: Any) -> Any:
@@ -219,8 +221,15 @@ def _kind_name(info: FieldInfo) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:  # bounded: a hostile value may nest thousands of levels deep, or fail to repr at all
+        text = _REPR.repr(value)
+    except Exception:
+        return type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 40, 40
 
 
 def parse_filter(filter_by: Mapping[str, Any] | None, schema: Schema, model: str = "model") -> Node:

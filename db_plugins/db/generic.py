@@ -33,6 +33,7 @@ __all__ = [
     "check_conflict_on",
     "resolve_conflict_on",
     "check_rows",
+    "check_bulk_update",
     "document_problem",
     "MAX_NESTING",
     "batched",
@@ -123,6 +124,15 @@ def resolve_conflict_on(
         f"{what}: the rows of {model} do not all give one of its unique keys ({_key_list(unique_keys)}), "
         "so nothing decides which rows exist: give one in every row, or name it with conflict_on="
     )
+
+
+def check_bulk_update(instances: Any, attrs_list: Any) -> None:
+    """Refuse ``bulk_update`` arguments that are not two sequences of the same length."""
+    for name, value in (("instances", instances), ("attrs_list", attrs_list)):
+        if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+            raise ValidationError(f"bulk_update: {name} must be a list, got {type(value).__name__}")
+    if len(instances) != len(attrs_list):
+        raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
 
 
 def check_rows(rows: Any, model: str, what: str = "bulk_insert") -> None:

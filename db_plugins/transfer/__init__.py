@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..db.generic import BaseQuery, batched, check_on_conflict
-from ..errors import DBPluginsError, FilterError
+from ..errors import DBPluginsError, FilterError, ValidationError
 from ..filters import FieldInfo
 from .formats import (
     FORMATS,
@@ -196,7 +196,13 @@ def load(
         try:
             for chunk in chunks.read(batch_size):
                 report.read += len(chunk)
-                report.written += table.write(chunk, on_conflict, conflict_on)
+                try:
+                    report.written += table.write(chunk, on_conflict, conflict_on)
+                except ValidationError as exc:
+                    error = chunks.row_error(exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
                 chunks.first = None
                 if size:
                     position = raw.tell()
@@ -242,11 +248,21 @@ class _Chunks:
         self.name = name
         self.fields = {f.name: f for f in table.fields}
         self.first: int | None = None
+        self.positions: list[int] = []  # the line (row) number of each record of the chunk
         if reader.columns is not None:
             _check_columns(reader.columns, self.fields, table.name, name)
 
     def _where(self, position: int) -> str:
         return f"{self.name} {self.reader.unit} {position}"
+
+    def row_error(self, exc: ValidationError) -> ValidationError:
+        """``exc`` (raised by writing the chunk) naming the line (row) of the record at fault, if one is."""
+        row = exc.row
+        if row is None or not 0 <= row < len(self.positions):
+            return exc
+        problem = str(exc)
+        prefix = f"bulk_insert row {row}: "
+        return TransferError(f"{self._where(self.positions[row])}: {problem.removeprefix(prefix)}")
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         records = self.reader.records()
@@ -269,6 +285,8 @@ class _Chunks:
         for position, record in self._records():
             if not chunk:
                 self.first = position
+                self.positions = []
+            self.positions.append(position)
             if check:
                 _check_columns(record, fields, self.table.name, self._where(position))
             row = {}

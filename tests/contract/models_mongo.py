@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from decimal import Decimal
 
@@ -90,3 +91,12 @@ class TwoKeys(BaseModel):
     key = Field(str, required=True)
     code = Field(str, required=True)
     value = Field(float)
+
+
+class Stamp(BaseModel):
+    """A datetime field, for the error-family sweep (tests/contract/test_error_family.py)."""
+
+    __tablename__ = "stamps"
+
+    id = Field(int, primary_key=True)
+    at = Field(dt.datetime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from decimal import Decimal
 
@@ -104,3 +105,12 @@ class TwoKeys(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     value: Mapped[float | None] = mapped_column(Float)
+
+
+class Stamp(Base):
+    """A datetime field, for the error-family sweep (tests/contract/test_error_family.py)."""
+
+    __tablename__ = "stamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime | None] = mapped_column(DateTime)

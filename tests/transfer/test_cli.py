@@ -230,3 +230,25 @@ def test_a_model_whose_table_is_missing(tmp_path: Path) -> None:
         "SQL: table 'readings' does not exist in sqlite:///",
         "(run dbp initdb or dbp migrate)",
     )
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mysql", "mongodb", "mongomock"])
+def test_a_row_without_its_required_key_names_its_line(
+    side: Callable[[str], Side], tmp_path: Path, engine: str
+) -> None:
+    db = side(engine)
+    project = write_settings(tmp_path, db)
+    rows = dataset(6)
+    del rows[4]["id"]  # line 5, in the second chunk of three
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json_lines(rows))
+    outcome = dbp(project, "load", str(path), "Reading", "--batch-size", "3")
+    one_line_error(outcome, f"{path} line 5: missing required field 'id' for Reading")
+    assert outcome.stdout == f"{db.section}: Reading: 3 rows written before the error; nothing from line 4 on\n"
+    assert [r["id"] for r in db.rows()] == [1, 2, 3]
+
+    csv = tmp_path / "rows.csv"
+    csv.write_text("id,name\n1,a\n,b\n")  # an empty cell: NULL
+    outcome = dbp(project, "load", str(csv), "Reading")
+    one_line_error(outcome, f"{csv} line 3: field 'id' of Reading is required (got None)")
+    assert [r["id"] for r in db.rows()] == [1, 2, 3]

@@ -88,6 +88,8 @@ class ColumnChecker:
                     return None  # -0.0 is stored as 0.0: the row check converts it
             if dt.datetime in types and not _naive(column):
                 return None  # the row check converts an aware datetime to UTC (refusing one beyond year 9999)
+            if str in types and not _valid_text([v for v in column if v is not None] if _NONE in types else column):
+                return None  # a lone surrogate: the row check names the row
         fixed = {name: value.value for name, value in defaults.items() if type(value) is _Constant}
         made = [(name, make) for name, make in defaults.items() if type(make) is not _Constant]
         rename = renamed in first
@@ -157,6 +159,18 @@ def _naive(column: Any) -> bool:
 
 _TZINFO = attrgetter("tzinfo")
 _NO_TZINFO = frozenset({None})
+
+
+def _valid_text(strings: Any) -> bool:
+    """Whether every string encodes as UTF-8 (no lone surrogate): one join and an O(1) ASCII test in C."""
+    joined = "".join(strings)
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Constant:

@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pymongo
+from bson import errors as bson_errors
 from pymongo import errors as mongo_errors
 
 from ...config import scrub
 from ...errors import (
     ConfigError,
     ConnectionError,
+    DatabaseError,
     DBPluginsError,
     DuplicateKeyError,
     IntegrityError,
@@ -47,8 +49,10 @@ def _detail(exc: BaseException) -> str:
     return scrub(text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
 
 
-def translate_error(exc: BaseException, masked_url: str) -> BaseException:
-    """Map a pymongo error to a db_plugins error (or return it unchanged)."""
+def translate_error(exc: BaseException, masked_url: str, engine: str = "MongoDB") -> BaseException:
+    """Map a pymongo or bson error to a db_plugins error (anything else is returned unchanged)."""
+    if isinstance(exc, bson_errors.BSONError):  # the encoder refused a value, before anything was sent
+        return ValidationError(f"the document cannot be stored: {_detail(exc)}")
     if isinstance(exc, DBPluginsError) or not isinstance(exc, mongo_errors.PyMongoError):
         return exc
     code = getattr(exc, "code", None)
@@ -61,7 +65,10 @@ def translate_error(exc: BaseException, masked_url: str) -> BaseException:
     if isinstance(exc, mongo_errors.WriteError):
         # BadValue, a $-prefixed or dotted key, a document too large...: the data, not the server.
         return ValidationError(f"the server refused the document: {_detail(exc)}")
-    return exc
+    if isinstance(exc, mongo_errors.BulkWriteError):
+        return exc  # the bulk writers read which rows failed from it (db_plugins.db.mongo.bulk)
+    # Whatever else the server or the driver raised (an operation it failed, a fault): still ours.
+    return DatabaseError(f"{engine}: {_detail(exc)}")
 
 
 def _embedded_server(host: str) -> tuple[Any, threading.RLock]:
@@ -178,11 +185,16 @@ class MongoConnection(DatabaseConnection):
         try:
             with lock if lock is not None else contextlib.nullcontext():
                 yield
-        except mongo_errors.PyMongoError as exc:
-            new = translate_error(exc, self.config.masked_url)
+        except (mongo_errors.PyMongoError, bson_errors.BSONError) as exc:
+            new = translate_error(exc, self.config.masked_url, self.features.name)
             if new is exc:
                 raise
             raise new from exc
+        except NotImplementedError as exc:
+            if isinstance(exc, DBPluginsError) or not self.features.in_process:
+                raise
+            # mongomock has no implementation of this query (a sort over Decimal128, ...).
+            raise UnsupportedOperation(f"{self.features.name} cannot run this query: {exc}") from exc
 
     # -- transactions ---------------------------------------------------------
 

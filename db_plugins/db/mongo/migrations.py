@@ -35,7 +35,7 @@ from pymongo import IndexModel
 from pymongo import errors as mongo_errors
 
 from ...config import importable, scrub
-from ...errors import ConnectionError, DBPluginsError, MigrationError
+from ...errors import ConnectionError, DatabaseError, DBPluginsError, MigrationError
 from ...migrations import LOCK_TIMEOUT, MigrationBackend, Revision, new_revision_id, slugify, summarize
 from ...registry import get_plugin
 from .config import MongoConfig
@@ -388,6 +388,8 @@ class MongoMigrations(MigrationBackend):
     def _errors(self) -> Iterator[None]:
         try:
             yield
+        except DatabaseError as exc:  # a server error the connection's guard() translated
+            raise MigrationError(f"{self.config.section}: {exc}") from exc
         except DBPluginsError:
             raise
         except mongo_errors.PyMongoError as exc:

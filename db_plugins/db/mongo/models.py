@@ -115,7 +115,7 @@ class _Type:
 
 _ANY = _Type("any BSON value", lambda v: v, "any")
 _TYPES: dict[Any, _Type] = {
-    str: _Type("a string", _expect(lambda v: isinstance(v, str)), "str"),
+    str: _Type("a string", KINDS["str"][1], "str"),
     # BSON stores 64-bit integers: a larger int would fail in the encoder, after other rows were sent.
     int: _Type("a 64-bit integer", check_integer, "int"),
     float: _Type("a number", to_double, "float"),
@@ -201,8 +201,8 @@ class Field:
 
     def check(self, value: Any, model: str, what: str) -> Any:
         """``value`` checked and converted for storage; :class:`ValidationError` naming the field."""
-        if type(value) in self._unchanged:
-            return value
+        if type(value) in self._unchanged and (type(value) is not str or value.isascii()):
+            return value  # (a non-ASCII string is checked for lone surrogates)
         if value is None:
             if self.required:
                 raise ValidationError(f"{what}: field {self.name!r} of {model} is required (got None)")

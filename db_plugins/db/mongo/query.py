@@ -27,6 +27,7 @@ from ...filters import And, Compare, Node, Or, compares, exact, refused_float
 from ..generic import (
     BaseQuery,
     batched,
+    check_bulk_update,
     check_conflict_on,
     check_on_conflict,
     check_rows,
@@ -237,7 +238,11 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
-            values = self._checked(obj, f"bulk_insert row {checked}")
+            try:
+                values = self._checked(obj, f"bulk_insert row {checked}")
+            except ValidationError as exc:
+                exc.row = checked  # for dbp load, which names the row's line
+                raise
             checked += 1
             # An upsert overwrites only the fields the row gave.
             given = frozenset(ID if k == pk else k for k in obj) if upsert else nothing
@@ -293,8 +298,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         Returns how many documents matched. Everything is checked before the
         first batch is sent.
         """
-        if len(instances) != len(attrs_list):
-            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        check_bulk_update(instances, attrs_list)
         plans = []
         for instance, attrs in zip(instances, attrs_list):
             key = self._key_of(instance, "bulk_update")

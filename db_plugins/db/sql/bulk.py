@@ -50,7 +50,7 @@ import re
 import secrets
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -127,15 +127,26 @@ class Checker:
         decimal_digits: int | None = None,
         int_ranges: Mapping[str, tuple[int, int]] | None = None,
         datetimes: Mapping[str, DatetimeRule] | None = None,
+        required: Iterable[str] = (),
+        not_null: Iterable[str] = (),
     ) -> None:
         self.model_name = model_name
         #: Datetime fields: each value converted (UTC, the column's precision) as it is stored.
         self.datetime_rules: dict[str, DatetimeRule] = dict(datetimes or {})
         self._kinds = {key: info.kind for key, info in schema.items()}
+        # NOT NULL columns the database does not fill (``not_null``), and those of them
+        # without any default (``required``): refused as None / missing before anything is sent.
+        self.required = tuple(required)
+        self.not_null = frozenset(not_null)
         # None for "any": nothing to check. Otherwise the exact types accepted without a call.
         self._fast: dict[str, frozenset[type] | None] = {
             key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
             for key, kind in self._kinds.items()
+        }
+        # One-row writes: None for a NOT NULL field goes to value(), which refuses it.
+        self._row_fast = {
+            key: (frozenset() if fast is None else fast - {_NONE}) if key in self.not_null else fast
+            for key, fast in self._fast.items()
         }
         # What a value's type does not tell: an int beyond 64 bits (no engine stores
         # one; drivers fail in their own ways), a NUL where strings cannot hold it,
@@ -153,7 +164,7 @@ class Checker:
                 self._limits[key] = functools.partial(
                     _decimal_problem, precision=precision, scale=scale, digits=decimal_digits
                 )
-            elif kind == "str" and (not nul_in_strings or key in max_lengths):
+            elif kind == "str":  # lone surrogates on every engine (no driver encodes them)
                 self._limits[key] = functools.partial(
                     _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
                 )
@@ -169,6 +180,8 @@ class Checker:
 
     def value(self, key: str, value: Any, what: str) -> Any:
         """``value`` checked (and possibly converted) for field ``key``, which must exist."""
+        if value is None and key in self.not_null:
+            raise self.null(key, what)
         fast = self._fast[key]
         if fast is None or type(value) in fast:
             return value
@@ -180,10 +193,29 @@ class Checker:
                 f"{what}: field {key!r} of {self.model_name} expects {description}, got {refused(value, exc)}"
             ) from None
 
+    def null_problem(self, key: str) -> str:
+        return f"field {key!r} of {self.model_name} is required (got None)"
+
+    def null(self, key: str, what: str) -> ValidationError:
+        return ValidationError(f"{what}: {self.null_problem(key)}")
+
+    def missing(self, keys: Container[str]) -> str | None:
+        """The first required field not among ``keys``, or ``None``."""
+        return next((key for key in self.required if key not in keys), None)
+
+    def require(self, data: Mapping[str, Any], what: str) -> None:
+        """Refuse a new row lacking a required field or giving None for a NOT NULL one."""
+        key = self.missing(data)
+        if key is not None:
+            raise ValidationError(f"{what}: missing required field {key!r} for {self.model_name}")
+        for key in self.not_null:
+            if key in data and data[key] is None:
+                raise self.null(key, what)
+
     def row(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
-        """A new dict of ``data``'s checked values; unknown fields are refused."""
+        """A new dict of ``data``'s checked values; unknown fields and None for a NOT NULL field are refused."""
         out = {}
-        fast = self._fast
+        fast = self._row_fast
         limits = self._limits
         for key, value in data.items():
             if key not in fast:
@@ -301,13 +333,19 @@ def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
 
 
 def _string_problem(values: Sequence[Any], nul: bool, max_length: int | None) -> str | None:
-    """Why a string among ``values`` cannot be stored (a NUL where ``nul`` is false,
-    more than ``max_length`` characters), or ``None``."""
+    """Why a string among ``values`` cannot be stored (a lone surrogate, a NUL where ``nul``
+    is false, more than ``max_length`` characters), or ``None``."""
     strings = _only(values, str)
     if not strings:
         return None
-    if not nul and "\x00" in "".join(strings):  # one search in C over the whole column
+    joined = "".join(strings)
+    if not nul and "\x00" in joined:  # one search in C over the whole column
         return "the string holds a NUL (\\x00) character, which this database cannot store in text"
+    if not joined.isascii():  # (O(1) in CPython)
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            return "the string is not valid Unicode (it holds a lone surrogate)"
     if max_length is not None:
         longest = max(map(len, strings))
         if longest > max_length:
@@ -462,6 +500,10 @@ class _Shape:
         # keys are read first (see RowWriter._write_by_lookup).
         upsert = writer.features.upsert
         self.native = mode == "error" or upsert == "on_conflict" or (upsert == "on_duplicate_key" and self._alone())
+        # A required field these rows lack (refused when the shape is met), and the
+        # positions of NOT NULL fields they give (one ``None in column`` test each per batch).
+        self.missing = writer.checker.missing(keys)
+        self.not_null = [i for i, k in enumerate(keys) if k in writer.checker.not_null]
         self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
         self._multirow: tuple[str, str, str] | None = None
@@ -521,7 +563,12 @@ class _Shape:
 
     def processed(self, columns: list[Sequence[Any]]) -> list[Sequence[Any]]:
         """Columns through their SQLAlchemy bind processors (what the driver would receive)."""
-        return [values if proc is None else proc(values) for proc, values in zip(self.processors, columns)]
+        try:
+            return [values if proc is None else proc(values) for proc, values in zip(self.processors, columns)]
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # Called here, not by SQLAlchemy (which would wrap it in a StatementError): a value of
+            # the caller's that the column type cannot convert.
+            raise ValidationError(f"bulk_insert: invalid value for {self.writer.checker.model_name}: {exc}") from exc
 
     def params(self, columns: list[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as SQLAlchemy parameter dicts (given columns only: SQLAlchemy applies the defaults)."""
@@ -683,8 +730,11 @@ class RowWriter:
                 continue
             if uuid_key is not None:
                 key = tuple(_as_uuid(v) if u else v for v, u in zip(key, uuid_key))
-            if keep_last or key not in keyed:
-                keyed[key] = entry
+            try:
+                if keep_last or key not in keyed:
+                    keyed[key] = entry
+            except TypeError:  # an unhashable key (a list, a dict): the column check refuses it
+                loose.append(entry)
         try:
             ordered = [keyed[k] for k in sorted(keyed)]
         except TypeError:  # keys of mixed types: keep the input order
@@ -716,22 +766,33 @@ class RowWriter:
         iterator = iter(rows)
         written = 0
         target = () if mode == "error" else conflict_on
+        start = 0  # the index of the batch's first row in the input
         while True:
-            groups, order = self._read(iterator, mode, target or (), normalize, what)
-            if not groups:
+            read, order = self._read(iterator, mode, target or (), normalize, what)
+            if not read:
                 return written
+            first, start = start, start + sum(map(len, read.values()))
             if target is None:
-                target = resolve_conflict_on(self.unique_keys, (s.keys for s in groups), self.checker.model_name, mode)
-                same = {s: self._canonical_shape(s.keys, mode, target) for s in groups}
-                groups = {same[s]: values for s, values in groups.items()}
+                target = resolve_conflict_on(self.unique_keys, (s.keys for s in read), self.checker.model_name, mode)
+                same = {s: self._canonical_shape(s.keys, mode, target) for s in read}
+                read = {same[s]: values for s, values in read.items()}
                 order = None if order is None else [same[s] for s in order]
+            # (After the conflict key: a call that names no key is refused as such first.)
+            lacking = [(_input_index(read, order, s, v[0]), s) for s, v in read.items() if s.missing is not None]
+            if lacking:
+                index, shape = min(lacking, key=itemgetter(0))
+                problem = f"missing required field {shape.missing!r} for {self.checker.model_name}"
+                raise ValidationError.of_row(first + index, problem, what)
             with _gc_paused():
-                if mode != "error":
-                    groups = self._distinct(groups, order, keep_last=mode == "update")
+                groups = self._distinct(read, order, keep_last=mode == "update") if mode != "error" else read
                 # Every group of the batch is checked before any of it is sent.
                 checked = []
                 for shape, values in groups.items():
                     columns = list(zip(*values)) if shape.keys else []
+                    for i in shape.not_null:
+                        if None in columns[i]:
+                            row = first + _input_index(read, order, shape, values[columns[i].index(None)])
+                            raise ValidationError.of_row(row, self.checker.null_problem(shape.keys[i]), what)
                     columns = [self.checker.column(k, c, what) for k, c in zip(shape.keys, columns)]
                     checked.append((shape, columns, len(values)))
                 for shape, columns, n in checked:
@@ -815,11 +876,11 @@ def _distinct_one_shape(
     keys = [v[index] for v in values]
     if None in keys:
         return None
-    # dict() keeps the last value given for a key: build it backwards for "first wins".
-    keyed = dict(zip(keys, values)) if keep_last else dict(zip(reversed(keys), reversed(values)))
     try:
+        # dict() keeps the last value given for a key: build it backwards for "first wins".
+        keyed = dict(zip(keys, values)) if keep_last else dict(zip(reversed(keys), reversed(values)))
         return {shape: [keyed[k] for k in sorted(keyed)]}
-    except TypeError:
+    except TypeError:  # keys that do not hash or sort
         return None
 
 
@@ -841,6 +902,16 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _input_index(
+    read: dict[_Shape, list[tuple[Any, ...]]], order: list[_Shape] | None, shape: _Shape, values: tuple[Any, ...]
+) -> int:
+    """Where in its batch the row whose value tuple is ``values`` was read (for an error message)."""
+    within = next(i for i, v in enumerate(read[shape]) if v is values)
+    if order is None:  # one shape in the batch: its rows in input order
+        return within
+    return [i for i, s in enumerate(order) if s is shape][within]
 
 
 def _no_values(row: Any) -> tuple[Any, ...]:
@@ -927,13 +998,27 @@ def _multirow_insert(connection: sa.Connection, shape: _Shape, columns: list[Seq
     prefix, template, suffix = parts
     rendered = (template % tuple(map(escape, row)) for row in zip(*shape.processed(columns)))
     inserted = 0
-    for values in _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix)):
+    for values in _as_sqlalchemy_error(connection, _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix))):
         # no_parameters: the rendered values may hold "%", which must not be read as a placeholder.
         result = connection.exec_driver_sql(prefix + ",".join(values) + suffix, execution_options=_NO_PARAMETERS)
         if shape.mode == "ignore":
             _check_ignore_warnings(connection)
             inserted += result.rowcount
     return inserted if shape.mode == "ignore" else n
+
+
+def _as_sqlalchemy_error(connection: sa.Connection, items: Iterator[Any]) -> Iterator[Any]:
+    """``items``, with a driver error raised while making them (PyMySQL's ``escape()`` refusing a
+    value) as SQLAlchemy would have wrapped it, so the connection translates it like any other."""
+    dbapi = connection.dialect.loaded_dbapi
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+        yield item
 
 
 def _multirow_parts(shape: _Shape) -> tuple[str, str, str] | None:

@@ -16,6 +16,7 @@ from ...config import scrub
 from ...errors import (
     ConfigError,
     ConnectionError,
+    DatabaseError,
     DBPluginsError,
     DuplicateKeyError,
     IntegrityError,
@@ -25,7 +26,7 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
-from .features import CONNECTION, DUPLICATE, INTEGRITY, RETRY, UNSUPPORTED, SQLFeatures, features_for
+from .features import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 
@@ -35,7 +36,7 @@ RETRY_ATTEMPTS = 8
 
 
 def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) -> BaseException:
-    """Map a SQLAlchemy/driver error to a db_plugins error (or return it unchanged)."""
+    """Map a SQLAlchemy/driver error to a db_plugins error (anything else is returned unchanged)."""
     if isinstance(exc, DBPluginsError) or not isinstance(exc, sa.exc.SQLAlchemyError):
         return exc
     orig = getattr(exc, "orig", None)
@@ -55,11 +56,15 @@ def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) 
         return ConnectionError(f"cannot use database {masked_url}: {detail}")
     if kind == UNSUPPORTED:
         return UnsupportedOperation(f"{features.name} cannot run this statement: {detail}")
-    if isinstance(exc, sa.exc.DataError):
+    if kind == INVALID or isinstance(exc, sa.exc.DataError):
         # A value the column cannot hold (too long, out of range, malformed): the
         # caller's input, not the server, is at fault.
         return ValidationError(f"invalid value: {detail}")
-    return exc
+    if isinstance(exc, sa.exc.StatementError) and not isinstance(exc, sa.exc.DBAPIError) and orig is not None:
+        # A parameter a bind processor could not convert, before anything was sent.
+        return ValidationError(f"invalid value: {detail}")
+    # Whatever else the server or the driver raised (a fault, a resource exhausted): still ours.
+    return DatabaseError(f"{features.name}: {detail}")
 
 
 class SQLConnection(DatabaseConnection):
@@ -115,9 +120,10 @@ class SQLConnection(DatabaseConnection):
         except sa.exc.DBAPIError as exc:
             new = translate_error(exc, self.features, config.masked_url)
             detail = _first_line(scrub(exc.orig or exc))
-            if new is exc and exc.orig is not None and self.features.classify(exc.orig) == RETRY:
+            unclassified = type(new) is DatabaseError
+            if unclassified and exc.orig is not None and self.features.classify(exc.orig) == RETRY:
                 raise ConnectionError(f"cannot use database {config.masked_url}: {detail}") from exc  # still busy
-            if new is exc:  # neither the server nor the credentials: the options (psycopg2's "invalid dsn")
+            if unclassified:  # neither the server nor the credentials: the options (psycopg2's "invalid dsn")
                 raise ConfigError(f"{options_hint}: {detail}") from exc
             raise new from exc
         with self.guard(), first as connection:

@@ -27,6 +27,8 @@ __all__ = ["SQLFeatures", "SQLiteFeatures", "PostgreSQLFeatures", "MySQLFeatures
 DUPLICATE, INTEGRITY, CONNECTION, RETRY = "duplicate", "integrity", "connection", "retry"
 #: A statement beyond the engine's limits (too many parameters, an expression too deep).
 UNSUPPORTED = "unsupported"
+#: A value the driver or the server cannot take: the caller's data, not the server, is at fault.
+INVALID = "invalid"
 
 
 class SQLFeatures:
@@ -325,6 +327,8 @@ class SQLiteFeatures(SQLFeatures):
             return CONNECTION
         if name == "SQLITE_TOOBIG" or any(limit in text for limit in _SQLITE_LIMITS):
             return UNSUPPORTED
+        if "Error binding parameter" in text:  # a Python type sqlite3 has no adapter for
+            return INVALID
         return None
 
 
@@ -562,6 +566,8 @@ class MySQLFeatures(SQLFeatures):
             return CONNECTION
         if code == 1436:  # thread stack overrun: an expression too deep
             return UNSUPPORTED
+        if code is None and "can not be used with MySQL" in str(orig):  # PyMySQL's escaping refused a value
+            return INVALID
         return None
 
 

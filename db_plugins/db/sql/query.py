@@ -13,7 +13,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ...errors import DuplicateKeyError, FilterError, NotFoundError, ValidationError
 from ...filters import FieldInfo, Node
 from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN
-from ..generic import BaseQuery, check_conflict_on, check_on_conflict, check_rows, describe, equalities
+from ..generic import (
+    BaseQuery,
+    check_bulk_update,
+    check_conflict_on,
+    check_on_conflict,
+    check_rows,
+    describe,
+    equalities,
+)
 from . import bulk, datetimes
 from . import rows as sessionless
 from .filters import SQLCompiler, filtered
@@ -116,6 +124,7 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if info.kind == "int"
             },
             datetimes=self._datetime_rules(),
+            **_null_rules(self.table, self.columns),
         )
         self._writer: bulk.RowWriter | None = None
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
@@ -171,8 +180,10 @@ class SQLQuery(BaseQuery[Any, Any]):
         return super().parse_order([self._order_item(item) for item in items])
 
     def _order_item(self, item: Any) -> Any:
-        if isinstance(item, str):
-            return item
+        if isinstance(item, (str, tuple)):
+            return item  # a name, or (name, descending): checked by parse_order
+        if not isinstance(item, sa.sql.ClauseElement) and not hasattr(item, "__clause_element__"):
+            raise FilterError(f"order_by: expected a field name or a column, got {type(item).__name__}")
         descending = False
         element = item
         if isinstance(element, sa.sql.elements.UnaryExpression):
@@ -309,6 +320,8 @@ class SQLQuery(BaseQuery[Any, Any]):
     # -- writes -----------------------------------------------------------------------
 
     def _check_values(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(data).__name__}")
         return self._checker.row(data, what)
 
     def _row(self, obj: Any, what: str) -> dict[str, Any]:
@@ -340,6 +353,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     def insert(self, obj: Any) -> Any:
         data = self._row(obj, "insert")
+        self._checker.require(data, "insert")
         instance = obj
         if not isinstance(obj, self.model) or sa.inspect(obj).has_identity:
             # A dict, or an instance read earlier: insert a fresh row (which
@@ -407,8 +421,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         return instance
 
     def bulk_update(self, instances: Sequence[Any], attrs_list: Sequence[Mapping[str, Any]]) -> int:
-        if len(instances) != len(attrs_list):
-            raise ValueError(f"bulk_update: {len(instances)} instances but {len(attrs_list)} attribute dicts")
+        check_bulk_update(instances, attrs_list)
         plans = [
             (self._key_of(instance, "bulk_update"), self._check_values(attrs, "bulk_update"))
             for instance, attrs in zip(instances, attrs_list)
@@ -439,6 +452,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         found = self._fetch_equal(filter_by)
         if found:
             return found[0], False
+        if found is not None:  # a miss: the new row needs every required field
+            self._checker.require({**filter_by, **checked}, "get_or_create")
         if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
             # The unique index arbitrates between concurrent creators: no lock needed.
             try:
@@ -452,13 +467,15 @@ class SQLQuery(BaseQuery[Any, Any]):
                 ) from exc
         node = self.parse_filter(filter_by)
         where = self._compile(node)
-        # The filter's values are stored too: checked as writes are (a filter may compare what a field cannot hold).
-        values = {**self._check_values(equalities(node), "get_or_create"), **checked}
         order = self.parse_order(None)
         if found is None:
             found = self._fetch(where, order, 1)
             if found:
                 return found[0], False
+        # A miss: the filter's values are stored too, checked as writes are (a filter may
+        # compare a field with what it cannot hold), and the new row needs every required field.
+        values = {**self._check_values(equalities(node), "get_or_create"), **checked}
+        self._checker.require(values, "get_or_create")
         if self.connection.in_transaction:
             return self._create_in_transaction(where, order, values)
         lock_name = f"get_or_create:{self.table.name}:{sorted(map(repr, values.items()))}"
@@ -501,6 +518,28 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found is None:
                     raise
                 return found, False
+
+
+def _null_rules(table: sa.Table, columns: Mapping[str, sa.Column]) -> dict[str, list[str]]:
+    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.bulk.Checker`.
+
+    A NOT NULL column the database fills itself (the autoincrement or identity
+    key, a computed column) takes None as "generate it"; any other refuses
+    None, and one with no default at all (Python-side or server-side) must be given.
+    """
+    generated = {table.autoincrement_column}
+    not_null, required = [], []
+    for key, column in columns.items():
+        if column.nullable or column.table is not table:
+            continue
+        if column in generated or column.identity is not None or column.computed is not None:
+            continue
+        if column.primary_key and (column.default is not None or column.server_default is not None):
+            continue  # a key from a sequence or a function: None asks for one, as in the ORM
+        not_null.append(key)
+        if column.default is None and column.server_default is None:
+            required.append(key)
+    return {"required": required, "not_null": not_null}
 
 
 def _partial(index: sa.Index) -> bool:
