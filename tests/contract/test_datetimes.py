@@ -49,7 +49,7 @@ FIELDS = ("t", "t0")  # t: microseconds where the engine keeps them; t0: a plain
 def digits(env, field: str) -> int:
     """Fractional-second digits ``Moment.<field>`` keeps on this engine (its ``features`` flags)."""
     features = env.db.features
-    if features.datetime_precision is not None:
+    if not env.is_sql:
         return features.datetime_precision
     column = env.model("Moment").__table__.c[field]
     return features.datetime_digits(column.type.dialect_impl(env.db.engine.dialect))
