@@ -234,7 +234,7 @@ def sample(env):
 def _digits(env):
     """Fractional-second digits the engine keeps of ``Sample.t`` (its ``features`` flag)."""
     features = env.db.features
-    if features.datetime_precision is not None:
+    if not env.is_sql:
         return features.datetime_precision
     column = env.model("Sample").__table__.c.t
     return features.datetime_digits(column.type.dialect_impl(env.db.engine.dialect))

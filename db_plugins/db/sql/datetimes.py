@@ -48,7 +48,8 @@ class DbpDateTime(sa.DateTime):
             cut = rule.digits < 6
 
             def naive(value: Any) -> Any:
-                if value is not None and (cut or value.tzinfo is not None):
+                # Anything but a datetime (a string in a hand-written clause) is left to the driver, as before.
+                if isinstance(value, dt.datetime) and (cut or value.tzinfo is not None):
                     value = rule(value)
                 return value if process is None else process(value)
 
@@ -56,7 +57,7 @@ class DbpDateTime(sa.DateTime):
         keep_offset = dialect.dbp_features.datetime_timezones
 
         def aware(value: Any) -> Any:
-            if value is not None:
+            if isinstance(value, dt.datetime):
                 value = rule(value)
                 if not keep_offset:
                     value = value.replace(tzinfo=None)

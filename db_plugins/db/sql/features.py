@@ -89,8 +89,9 @@ class SQLFeatures:
     #: refused before it is sent, naming the field. SQLite stores 64 bits in any of them.
     integer_widths: bool = False
     #: Fractional-second digits a datetime keeps (6: microseconds); ``None``: per column
-    #: (MariaDB: the column's ``fsp``), see :meth:`datetime_digits`. Finer digits are cut
-    #: on writes and filter operands alike (db_plugins.values).
+    #: (MariaDB: the column's ``fsp``, 0 for a plain ``DateTime``), see :meth:`datetime_digits`
+    #: (PostgreSQL: fewer in a ``TIMESTAMP(p)`` column). Finer digits are cut on writes and
+    #: filter operands alike (db_plugins.values).
     datetime_precision: int | None = 6
     #: A ``DateTime(timezone=True)`` column stores the offset (PostgreSQL's ``timestamptz``);
     #: elsewhere db-plugins stores the UTC value and reads it back aware in UTC.
@@ -380,6 +381,16 @@ class PostgreSQLFeatures(SQLFeatures):
         from sqlalchemy.dialects.postgresql import insert
 
         return insert(table)
+
+    def datetime_base(self) -> type:
+        from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+        return TIMESTAMP  # keeps a TIMESTAMP(p) column's precision when a DateTime is adapted
+
+    def datetime_digits(self, type_: sa.types.TypeEngine) -> int:
+        # timestamp(p) keeps p digits (and the server would round the rest: they are cut first).
+        precision = getattr(type_, "precision", None)
+        return 6 if precision is None else min(precision, 6)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
         if engine.dialect.driver == "psycopg2":
