@@ -4,6 +4,7 @@
 runs every operation on every engine whose server is configured (the same
 ``DBP_TEST_*_URL`` variables as the tests; SQLite always), each in a private
 database created for the run and dropped afterwards. For every operation it
-times our call and the raw driver doing the same work, alternating the two,
-and reports the medians and their ratio. See ``docs/performance.md``.
+times our call, the raw driver doing the same work, and the same work written
+plainly (SQLAlchemy's ORM with a ``Session`` per call; pymongo), taking turns,
+and reports the medians and their ratios. See ``docs/performance.md``.
 """

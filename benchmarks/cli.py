@@ -27,7 +27,10 @@ QUICK = {"rows": 2_000, "read_rows": 5_000, "mongo_read_rows": 2_000, "repeat": 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time db-plugins' query interface against the raw drivers on every configured engine.",
+        description=(
+            "Time db-plugins' query interface against the raw drivers and plain SQLAlchemy ORM / pymongo code "
+            "on every configured engine."
+        ),
     )
     parser.add_argument(
         "--engines",

@@ -8,7 +8,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: How an operation's numbers are shown: as a rate of ``work`` per second, or as
 #: milliseconds per unit of ``work`` (per call, per page), or as a size in MB.
@@ -20,19 +20,28 @@ class Target:
     """A goal for a result: ``value`` compared with ``limit``; ``what`` says which value."""
 
     limit: float
-    what: str  # "ratio" (ours / raw time), "ours" (the value itself, e.g. MB) or "vs:<operation>"
+    # "ratio" (ours / raw time), "plain" (ours / plain time), "ours" (the value itself,
+    # e.g. MB) or "vs:<operation>"
+    what: str
 
     def describe(self) -> str:
         if self.what == "ratio":
             return f"time ≤ {self.limit:g}x raw"
+        if self.what == "plain":
+            return f"time ≤ {self.limit:g}x plain"
         if self.what.startswith("vs:"):
             return f"≤ {self.limit:g}x {self.what[3:]}"
         return f"≤ {self.limit:g}"
 
 
+#: Every timed result with a plain column gets this target: ours no slower than
+#: what a user would write without us.
+NOT_SLOWER_THAN_PLAIN = Target(1.0, "plain")
+
+
 @dataclass
 class Result:
-    """One operation on one engine: seconds per run (or MB) for ours, raw and the peer."""
+    """One operation on one engine: seconds per run (or MB) for ours, raw, plain and the peer."""
 
     operation: str
     engine: str
@@ -42,6 +51,9 @@ class Result:
     raw: list[float] = field(default_factory=list)
     peer: list[float] = field(default_factory=list)
     target: Target | None = None
+    # What a user would write without us (SQLAlchemy ORM, a Session per call; pymongo).
+    # Defaults to empty, so JSON saved before the column existed still loads.
+    plain: list[float] = field(default_factory=list)
     note: str = ""
     # Filled by :func:`check_targets` for targets comparing two of our results.
     against: float | None = None
@@ -52,6 +64,13 @@ class Result:
         if not self.raw or self.unit == SIZE:
             return None
         return statistics.median(self.ours) / statistics.median(self.raw)
+
+    @property
+    def plain_ratio(self) -> float | None:
+        """Median of our time over plain's (above 1.0: the user's own ORM code would be faster)."""
+        if not self.plain or self.unit == SIZE:
+            return None
+        return statistics.median(self.ours) / statistics.median(self.plain)
 
     def shown(self, values: Sequence[float]) -> str:
         if not values:
@@ -69,27 +88,41 @@ class Result:
             return None
         return statistics.median(self.peer) / statistics.median(self.ours)
 
-    def met(self) -> bool | None:
-        """Whether the target is met (``None`` without a target or a value to compare)."""
-        if self.target is None:
+    @property
+    def targets(self) -> list[Target]:
+        """The operation's own target, then "not slower than plain" where plain was timed."""
+        own = [self.target] if self.target is not None else []
+        return own + ([NOT_SLOWER_THAN_PLAIN] if self.plain_ratio is not None else [])
+
+    def met(self, target: Target | None = None) -> bool | None:
+        """Whether ``target`` (default: the operation's own) is met (``None``: no target or no value)."""
+        target = target or self.target
+        if target is None:
             return None
-        if self.target.what == "ratio":
+        if target.what == "ratio":
             value = self.ratio
-        elif self.target.what.startswith("vs:"):
+        elif target.what == "plain":
+            value = self.plain_ratio
+        elif target.what.startswith("vs:"):
             value = self.against
         else:
             value = statistics.median(self.ours)
-        return None if value is None else value <= self.target.limit
+        return None if value is None else value <= target.limit
+
+    def plain_met(self) -> bool | None:
+        """Whether ours is no slower than plain (``None`` without a plain time)."""
+        return self.met(NOT_SLOWER_THAN_PLAIN) if self.plain_ratio is not None else None
 
     def target_text(self) -> str:
-        if self.target is None:
-            return ""
-        met = self.met()
-        mark = "" if met is None else (" ✓" if met else " ✗")
-        value = ""
-        if self.target.what.startswith("vs:") and self.against is not None:
-            value = f" ({self.against:.2f}x)"
-        return f"{self.target.describe()}{value}{mark}"
+        texts = []
+        for target in self.targets:
+            met = self.met(target)
+            mark = "" if met is None else (" ✓" if met else " ✗")
+            value = ""
+            if target.what.startswith("vs:") and self.against is not None:
+                value = f" ({self.against:.2f}x)"
+            texts.append(f"{target.describe()}{value}{mark}")
+        return "; ".join(texts)
 
 
 def check_targets(results: list[Result]) -> None:
@@ -110,37 +143,66 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+class Times(NamedTuple):
+    """Seconds per run of each side (empty for a side not run)."""
+
+    ours: list[float]
+    raw: list[float]
+    plain: list[float]
+
+
 def compare(
     ours: Callable[[], Any],
     raw: Callable[[], Any] | None,
     repeat: int,
     setup: Callable[[str], Any] | None = None,
-) -> tuple[list[float], list[float]]:
-    """Run ``ours`` and ``raw`` ``repeat`` times each, alternating which goes first.
+    plain: Callable[[], Any] | None = None,
+    check: Callable[[str], Any] | None = None,
+    first: int = 0,
+) -> Times:
+    """Run ``ours``, ``raw`` and ``plain`` ``repeat`` times each, rotating which goes first.
 
-    ``setup(side)`` runs untimed before each run (``side`` is ``"ours"`` or ``"raw"``).
-    Alternating spreads the machine's changing load over both sides.
+    ``setup(side)`` runs untimed before each run and ``check(side)`` untimed after
+    it (``side`` is ``"ours"``, ``"raw"`` or ``"plain"``). Rotating spreads the
+    machine's changing load over the sides; ``first`` shifts the rotation (for
+    callers interleaving several one-run comparisons).
     """
-    times: dict[str, list[float]] = {"ours": [], "raw": []}
-    sides: list[tuple[str, Callable[[], Any]]] = [("ours", ours)] + ([("raw", raw)] if raw is not None else [])
-    for run in range(repeat):
-        for side, fn in sides if run % 2 == 0 else reversed(sides):
+    times = Times([], [], [])
+    sides = [(side, fn) for side, fn in (("ours", ours), ("raw", raw), ("plain", plain)) if fn is not None]
+    for run in range(first, first + repeat):
+        shift = run % len(sides)
+        for side, fn in sides[shift:] + sides[:shift]:
             if setup is not None:
                 setup(side)
-            times[side].append(timed(fn))
-    return times["ours"], times["raw"]
+            getattr(times, side).append(timed(fn))
+            if check is not None:
+                check(side)
+    return times
 
 
 # -- report --------------------------------------------------------------------------
 
-NUMERIC = {3, 4, 5, 6, 7}  # right-aligned columns
-HEADERS = ["operation", "engine", "unit", "ours", "raw", "ours/raw time", "peer", "peer/ours time", "target"]
+NUMERIC = {3, 4, 5, 6, 7, 8, 9}  # right-aligned columns
+HEADERS = [
+    "operation",
+    "engine",
+    "unit",
+    "ours",
+    "raw",
+    "ours/raw time",
+    "plain",
+    "ours/plain time",
+    "peer",
+    "peer/ours time",
+    "target",
+]
 
 
 def rows(results: list[Result]) -> list[list[str]]:
     out = []
     for r in results:
         ratio = r.ratio
+        plain_ratio = r.plain_ratio
         peer_ratio = r.peer_ratio
         unit = r.unit if r.unit != LATENCY else f"ms/{'page' if 'paginate' in r.operation else 'call'}"
         out.append(
@@ -151,6 +213,8 @@ def rows(results: list[Result]) -> list[list[str]]:
                 r.shown(r.ours),
                 r.shown(r.raw),
                 "" if ratio is None else f"{ratio:.2f}",
+                r.shown(r.plain),
+                "" if plain_ratio is None else f"{plain_ratio:.2f}",
                 r.shown(r.peer),
                 "" if peer_ratio is None else f"{peer_ratio:.1f}",
                 r.target_text(),
@@ -186,10 +250,13 @@ def to_json(results: list[Result], meta: dict[str, Any]) -> str:
             {
                 **asdict(r),
                 "ratio": r.ratio,
+                "plain_ratio": r.plain_ratio,
                 "peer_ratio": r.peer_ratio,
                 "met": r.met(),
+                "plain_met": r.plain_met(),
                 "ours_shown": r.shown(r.ours),
                 "raw_shown": r.shown(r.raw),
+                "plain_shown": r.shown(r.plain),
                 "peer_shown": r.shown(r.peer),
             }
             for r in results

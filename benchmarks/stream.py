@@ -1,6 +1,7 @@
 """Stream one table in this (fresh) process and report throughput and peak RSS growth.
 
-``python -m benchmarks.stream '{"engine": ..., "url": ..., "side": "ours"|"raw", "name": "read", "batch": 1000}'``
+``python -m benchmarks.stream '{"engine": ..., "url": ..., "side": "ours", "name": "read", "batch": 1000}'``
+(``side``: ``"ours"``, ``"raw"`` or ``"plain"``)
 prints one JSON line: ``rows``, ``seconds``, ``growth_mb``. Run by
 :func:`benchmarks.suite.stream_in_subprocess`, so each measurement starts
 from a process that has held nothing yet.
@@ -40,7 +41,10 @@ def _reset_peak() -> None:
 
 
 def rows_of(spec: dict[str, Any]) -> Iterator[Any]:
-    """An iterator over the table's rows on the requested side (connected, not started)."""
+    """An iterator over the table's rows on the requested side (connected, not started).
+
+    ``"plain"`` is SQL only: on Mongo the raw side is the plain way (see :mod:`benchmarks.plain`).
+    """
     engine, url, name, batch = spec["engine"], spec["url"], spec["name"], spec["batch"]
     if spec["side"] == "ours":
         import db_plugins
@@ -50,6 +54,13 @@ def rows_of(spec: dict[str, Any]) -> Iterator[Any]:
         model = (SQL_MODELS if engine in SQL_ENGINES else mongo_models())[name]
         db = db_plugins.connect(url)
         return iter(db.query(model).find_all(paginate=False, batch_size=batch))
+    if spec["side"] == "plain":
+        from .models import SQL_MODELS
+        from .plain import plain_sql
+
+        plain = plain_sql(engine, url)
+        plain.engine.connect().close()  # connected before the clock starts, as the other sides are
+        return plain.stream(SQL_MODELS[name], batch)
     from .raw import RawMongo, raw_sql
 
     raw: Any = raw_sql(engine, url) if engine in SQL_ENGINES else RawMongo.connect(url)

@@ -1,8 +1,10 @@
-"""Every operation on one engine: ours (``db.query(Model)``) against the raw driver.
+"""Every operation on one engine: ours (``db.query(Model)``) against the raw driver and plain code.
 
 The same suite runs on SQL and Mongo engines: the query interface is the same,
 and :mod:`benchmarks.raw` gives both kinds of raw reference the same methods
-(tables or collections; tuples or ready dicts).
+(tables or collections; tuples or ready dicts). :mod:`benchmarks.plain` is the
+third side: the same work as a user would write it without us (SQLAlchemy's
+ORM, a ``Session`` per call; on Mongo, pymongo, which the raw side already is).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 import db_plugins
 
 from .databases import SQL_ENGINES
-from .harness import LATENCY, RATE, SIZE, Result, Target, compare
-from .models import SQL_MODELS, Base, mongo_models, row, rows, tuples
+from .harness import LATENCY, RATE, SIZE, Result, Target, Times, compare
+from .models import COLUMNS, SQL_MODELS, Base, mongo_models, row, rows, tuples
+from .plain import PlainSQL, plain_mongo_bulk_insert, plain_sql
 from .raw import RawMongo, database_of, raw_sql
 
 PER_PAGE = 100
@@ -54,7 +57,7 @@ class Sizes:
 
 
 class Suite:
-    """One engine's database, our connection, the raw reference, and the results."""
+    """One engine's database, our connection, the raw and plain references, and the results."""
 
     def __init__(self, engine: str, url: str, sizes: Sizes, log: Callable[[str], None], only: list[str]) -> None:
         self.engine = engine
@@ -65,10 +68,14 @@ class Suite:
         self.sql = engine in SQL_ENGINES
         self.results: list[Result] = []
         self.db = db_plugins.connect(url)
+        # Mongo has no plain side of its own: the raw side is pymongo as users write it
+        # (see benchmarks.plain), so its times are the plain column too.
+        self.plain: PlainSQL | None = None
         if self.sql:
             Base.metadata.create_all(self.db.engine)
             self.models = SQL_MODELS
             self.raw: Any = raw_sql(engine, url)
+            self.plain = plain_sql(engine, url)
         else:
             self.models = mongo_models()
             if engine == "mongomock":
@@ -83,6 +90,8 @@ class Suite:
     def close(self) -> None:
         if getattr(self.raw, "client", None) is not getattr(self.db, "client", None) or self.sql:
             self.raw.close()
+        if self.plain is not None:
+            self.plain.close()
         self.db.close()
 
     # -- helpers ---------------------------------------------------------------------
@@ -99,7 +108,10 @@ class Suite:
 
     def add(self, result: Result) -> Result:
         self.results.append(result)
-        self.log(f"  {result.operation:<40} ours {result.shown(result.ours):>12}  raw {result.shown(result.raw):>12}")
+        self.log(
+            f"  {result.operation:<40} ours {result.shown(result.ours):>12}  raw {result.shown(result.raw):>12}"
+            f"  plain {result.shown(result.plain):>12}"
+        )
         return result
 
     def note(self, text: str) -> None:
@@ -111,10 +123,38 @@ class Suite:
         if got != want:
             raise AssertionError(f"{self.engine} {what}: expected {want!r}, got {got!r}")
 
+    def compare(
+        self,
+        ours: Callable[[], Any],
+        raw: Callable[[], Any],
+        plain: Callable[[], Any],
+        mongo_plain: Callable[[], Any] | None = None,
+        repeat: int | None = None,
+        **options: Any,
+    ) -> Times:
+        """:func:`~benchmarks.harness.compare` with the plain side: ``plain`` on SQL engines;
+        on Mongo ``mongo_plain`` where pymongo as users write it differs from the raw side,
+        else the raw side's times (the same measurement, not a second one)."""
+        plain_fn = plain if self.sql else mongo_plain
+        times = compare(ours, raw, self.sizes.repeat if repeat is None else repeat, plain=plain_fn, **options)
+        return times if plain_fn is not None else times._replace(plain=list(times.raw))
+
+    def raw_field(self, table: str, key: int, name: str) -> Any:
+        """One field of one row, read through the raw driver (to check what a side wrote)."""
+        found = self.raw.find_one(table, key)
+        if found is None:
+            return None
+        return found[COLUMNS.index(name)] if self.sql else found[name]
+
     # -- the operations ----------------------------------------------------------------
 
     def run(self) -> list[Result]:
         s = self.sizes
+        if not self.sql:
+            self.note(
+                "plain = raw (pymongo as users write it; one measurement) except bulk_insert, "
+                "where plain is insert_many with its default ordered=True"
+            )
         if self.wanted("bulk_insert"):
             self.bulk_insert()
         if self.sql is False and getattr(self.raw, "update_chunk", None):
@@ -150,20 +190,30 @@ class Suite:
     def bulk_insert(self) -> None:
         n = self.sizes.rows
         ours_rows, raw_rows = rows(0, n), self.data(0, n)
-        q, table = self.q["write"], self.tables["write"]
-        ours, raw = compare(
+        q, table, model = self.q["write"], self.tables["write"], self.models["write"]
+
+        def check(side: str) -> None:
+            self.expect(f"bulk_insert rows ({side})", self.raw.count(table), n)
+            self.expect(f"bulk_insert last row ({side})", self.raw_field(table, n - 1, "oid"), row(n - 1)["oid"])
+
+        ours, raw, plain = self.compare(
             lambda: self.expect("bulk_insert", q.bulk_insert(ours_rows), n),
             lambda: self.raw.bulk_insert(table, raw_rows),
-            self.sizes.repeat,
+            lambda: self.plain.bulk_insert(model, ours_rows),
+            mongo_plain=lambda: plain_mongo_bulk_insert(self.raw.db, table, raw_rows),
             setup=lambda side: self.raw.truncate(table),
+            check=check,
         )
-        self.expect("bulk_insert rows", q.count(), n)
-        self.add(Result(f"bulk_insert {n:,} rows", self.engine, RATE, n, ours, raw, target=Target(1.25, "ratio")))
+        self.add(
+            Result(
+                f"bulk_insert {n:,} rows", self.engine, RATE, n, ours, raw, target=Target(1.25, "ratio"), plain=plain
+            )
+        )
 
     def upserts(self) -> None:
         """``on_conflict="update"`` and ``"ignore"`` over a table already holding every other key."""
         n = self.sizes.upsert_rows
-        q, table = self.q["write"], self.tables["write"]
+        q, table, model = self.q["write"], self.tables["write"], self.models["write"]
         existing = self.data(0, n)[::2]
         ours_rows = [{**r, "mag": r["mag"] + 1, "ndet": r["ndet"] + 1} for r in rows(0, n)]
         raw_rows = self.data(0, n)
@@ -183,17 +233,28 @@ class Suite:
             if not self.wanted(name.split(" ", 1)[0]) and not self.wanted(name):
                 continue
             want = n if mode == "update" else n - len(existing)
-            ours, raw = compare(
+            # Row 0 existed (updated or kept), the last odd row is new (written with ndet + 1).
+            kept = row(0)["ndet"] + (1 if mode == "update" else 0)
+            last = n - 1 if (n - 1) % 2 else n - 2
+
+            def check(side: str, mode: str = mode, kept: int = kept, last: int = last) -> None:
+                self.expect(f"{mode} rows ({side})", self.raw.count(table), n)
+                self.expect(f"{mode} existing row ({side})", self.raw_field(table, 0, "ndet"), kept)
+                if n > 1:
+                    self.expect(f"{mode} new row ({side})", self.raw_field(table, last, "ndet"), row(last)["ndet"] + 1)
+
+            ours, raw, plain = self.compare(
                 lambda mode=mode, want=want: self.expect(mode, q.bulk_insert(ours_rows, on_conflict=mode), want),
                 lambda mode=mode: self.raw.upsert(table, raw_rows, mode),
-                self.sizes.repeat,
+                lambda mode=mode: self.plain.upsert(model, ours_rows, mode),
                 setup=setup,
+                check=check,
             )
-            self.add(Result(name, self.engine, RATE, n, ours, raw, target=target))
+            self.add(Result(name, self.engine, RATE, n, ours, raw, target=target, plain=plain))
 
     def bulk_update(self) -> None:
         n = self.sizes.update_rows
-        q, table = self.q["write"], self.tables["write"]
+        q, table, model = self.q["write"], self.tables["write"], self.models["write"]
         state: dict[str, Any] = {"run": 0}
 
         def setup(side: str) -> None:
@@ -202,6 +263,9 @@ class Suite:
             state["run"] += 1
             state["instances"] = list(q.find_all(paginate=False)) if side == "ours" else None
 
+        def check(side: str) -> None:
+            self.expect(f"bulk_update ({side})", self.raw_field(table, n - 1, "mag"), (n - 1) * 0.5 + state["run"])
+
         def ours() -> None:
             attrs = [{"mag": i * 0.5 + state["run"]} for i in range(n)]
             self.expect("bulk_update", q.bulk_update(state["instances"], attrs), n)
@@ -209,84 +273,126 @@ class Suite:
         def raw() -> None:
             self.raw.bulk_update(table, [(i * 0.5 + state["run"], i) for i in range(n)])
 
-        ours_t, raw_t = compare(ours, raw, self.sizes.repeat, setup=setup)
-        self.add(Result(f"bulk_update {n:,} rows", self.engine, RATE, n, ours_t, raw_t))
+        def plain() -> None:
+            self.plain.bulk_update(model, [{"id": i, "mag": i * 0.5 + state["run"]} for i in range(n)])
+
+        ours_t, raw_t, plain_t = self.compare(ours, raw, plain, setup=setup, check=check)
+        self.add(Result(f"bulk_update {n:,} rows", self.engine, RATE, n, ours_t, raw_t, plain=plain_t))
 
     def paginate(self) -> None:
         s = self.sizes
-        q, table = self.q["read"], self.tables["read"]
+        q, table, model = self.q["read"], self.tables["read"], self.models["read"]
         calls, depth = s.page_calls, s.depth
         before = q.paginate(page=depth // PER_PAGE, per_page=PER_PAGE, count=False)
         cursor = before.next_cursor
         self.expect("keyset cursor", before.items[-1].id, depth - 1)
+        key = 0 if self.sql else "_id"
 
         def repeat(fn: Callable[[], Any]) -> Callable[[], None]:
             return lambda: [fn() for _ in range(calls)] and None
 
+        def raw_counted() -> tuple[list[Any], int]:
+            return self.raw.page(table, 0, PER_PAGE + 1), self.raw.count(table)
+
+        # (name, ours, raw, plain, first key, total, target): every side fetches one row
+        # more than the page, as ours does to know whether there is a next page.
         cases = [
-            ("paginate page 1", lambda: q.paginate(page=1, per_page=PER_PAGE, count=False), 0, None),
+            (
+                "paginate page 1",
+                lambda: q.paginate(page=1, per_page=PER_PAGE, count=False),
+                lambda: self.raw.page(table, 0, PER_PAGE + 1),
+                lambda: self.plain.page(model, 0, PER_PAGE + 1)[0],
+                0,
+                None,
+                None,
+            ),
+            (
+                "paginate page 1, with count",
+                lambda: q.paginate(page=1, per_page=PER_PAGE, count=True),
+                raw_counted,
+                lambda: self.plain.page(model, 0, PER_PAGE + 1, count=True),
+                0,
+                s.read_rows,
+                None,
+            ),
             (
                 f"paginate offset, row {depth:,}",
                 lambda: q.paginate(page=depth // PER_PAGE + 1, per_page=PER_PAGE, count=False),
+                lambda: self.raw.page(table, depth, PER_PAGE + 1),
+                lambda: self.plain.page(model, depth, PER_PAGE + 1)[0],
                 depth,
+                None,
                 None,
             ),
             (
                 f"paginate keyset, row {depth:,}",
                 lambda: q.paginate(per_page=PER_PAGE, count=False, after=cursor),
+                lambda: self.raw.keyset(table, depth - 1, PER_PAGE + 1),
+                lambda: self.plain.keyset(model, depth - 1, PER_PAGE + 1),
+                depth,
                 None,
                 Target(1.5, "vs:paginate page 1"),
             ),
         ]
-        # The three cases take turns within each repeat: the keyset target compares
-        # two of our timings, which must see the same machine load.
-        runs = []
-        for name, ours_fn, offset, _target in cases:
-            first = ours_fn()
-            self.expect(name, first.items[0].id, depth if offset != 0 else 0)
-            if offset is None:
-                raw_fn = lambda: self.raw.keyset(table, depth - 1, PER_PAGE + 1)  # noqa: E731
-            else:
-                raw_fn = lambda offset=offset: self.raw.page(table, offset, PER_PAGE + 1)  # noqa: E731
-            runs.append((repeat(ours_fn), repeat(raw_fn)))
-        times = [([], []) for _ in cases]
+        # Each side's first page proves it reads what ours reads (plain and raw's count too).
+        for name, ours_fn, raw_fn, plain_fn, first_key, total, _target in cases:
+            ours_page = ours_fn()
+            self.expect(name, (ours_page.items[0].id, ours_page.total), (first_key, total))
+            want = (first_key, min(PER_PAGE + 1, s.read_rows - first_key), total)
+            raw_page = raw_fn()
+            raw_items, raw_total = raw_page if total is not None else (raw_page, None)
+            self.expect(f"{name} (raw)", (raw_items[0][key], len(raw_items), raw_total), want)
+            if self.sql:
+                plain_page = plain_fn()
+                plain_items, plain_total = plain_page if total is not None else (plain_page, None)
+                self.expect(f"{name} (plain)", (plain_items[0].id, len(plain_items), plain_total), want)
+        # The cases take turns within each repeat: the keyset target compares two of
+        # our timings, which must see the same machine load.
+        times = [Times([], [], []) for _ in cases]
         for n in range(s.repeat):
-            for (ours_fn, raw_fn), (ours, raw) in zip(runs, times):
-                if n % 2 == 0:
-                    o, r = compare(ours_fn, raw_fn, 1)
-                else:  # the raw side first on odd repeats, as compare() alternates
-                    r, o = compare(raw_fn, ours_fn, 1)
-                ours.extend(o)
-                raw.extend(r)
-        for (name, _, _, target), (ours, raw) in zip(cases, times):
-            self.add(Result(name, self.engine, LATENCY, calls, ours, raw, target=target))
+            for (_, ours_fn, raw_fn, plain_fn, *_), acc in zip(cases, times):
+                got = self.compare(repeat(ours_fn), repeat(raw_fn), repeat(plain_fn), repeat=1, first=n)
+                for mine, more in zip(acc, got):
+                    mine.extend(more)
+        for (name, *_, target), (ours, raw, plain) in zip(cases, times):
+            self.add(Result(name, self.engine, LATENCY, calls, ours, raw, target=target, plain=plain))
 
     def count(self) -> None:
         s = self.sizes
-        q, table = self.q["read"], self.tables["read"]
+        q, table, model = self.q["read"], self.tables["read"], self.models["read"]
         calls = s.count_calls
-        self.expect("count", q.count(), s.read_rows)
         cap = min(COUNT_CAP, s.read_rows // 2)
-        self.expect("capped count", q.count(max_results=cap), cap)
-        for name, ours_fn, raw_fn in (
-            ("count", lambda: q.count(), lambda: self.raw.count(table)),
-            (f"count max_results={cap:,}", lambda: q.count(max_results=cap), lambda: self.raw.count(table, cap)),
-        ):
-            ours, raw = compare(
+        cases = (
+            ("count", lambda: q.count(), lambda: self.raw.count(table), lambda: self.plain.count(model), s.read_rows),
+            (
+                f"count max_results={cap:,}",
+                lambda: q.count(max_results=cap),
+                lambda: self.raw.count(table, cap),
+                lambda: self.plain.count(model, cap),
+                cap,
+            ),
+        )
+        for name, ours_fn, raw_fn, plain_fn, want in cases:
+            self.expect(name, ours_fn(), want)
+            self.expect(f"{name} (raw)", raw_fn(), want)
+            if self.sql:
+                self.expect(f"{name} (plain)", plain_fn(), want)
+            ours, raw, plain = self.compare(
                 lambda fn=ours_fn: [fn() for _ in range(calls)],
                 lambda fn=raw_fn: [fn() for _ in range(calls)],
-                s.repeat,
+                lambda fn=plain_fn: [fn() for _ in range(calls)],
             )
-            self.add(Result(name, self.engine, LATENCY, calls, ours, raw))
+            self.add(Result(name, self.engine, LATENCY, calls, ours, raw, plain=plain))
 
     def get_or_create(self) -> None:
         s = self.sizes
-        q, table = self.q["goc"], self.tables["goc"]
+        q, table, model = self.q["goc"], self.tables["goc"], self.models["goc"]
         loaded = min(s.read_rows, 10_000)
         self.raw.bulk_insert(table, self.data(0, loaded))
         rng = random.Random(6)
         hits = [rng.randrange(loaded) for _ in range(s.goc_calls)]
-        counter = {"ours": 10**8, "raw": 2 * 10**8}
+        counter = {"ours": 10**8, "raw": 2 * 10**8, "plain": 3 * 10**8}
+        first = dict(counter)
 
         def ours_get(keys: list[int]) -> None:
             for k in keys:
@@ -298,24 +404,39 @@ class Suite:
             for k in keys:
                 self.raw.get_or_create(table, self.data(k, 1)[0])
 
+        def plain_get(keys: list[int]) -> None:
+            for k in keys:
+                instance, _ = self.plain.get_or_create(model, row(k))
+                assert instance.id == k
+
         def fresh(side: str) -> list[int]:
             start = counter[side]
             counter[side] += s.goc_calls
             return list(range(start, start + s.goc_calls))
 
-        ours, raw = compare(lambda: ours_get(hits), lambda: raw_get(hits), s.repeat)
-        self.add(Result("get_or_create hit", self.engine, LATENCY, s.goc_calls, ours, raw))
         before = q.count()
-        ours, raw = compare(lambda: ours_get(fresh("ours")), lambda: raw_get(fresh("raw")), s.repeat)
-        self.expect("get_or_create misses", q.count() - before, 2 * s.goc_calls * s.repeat)
-        self.add(Result("get_or_create miss", self.engine, LATENCY, s.goc_calls, ours, raw))
+        ours, raw, plain = self.compare(lambda: ours_get(hits), lambda: raw_get(hits), lambda: plain_get(hits))
+        self.expect("get_or_create hits add nothing", q.count(), before)
+        self.add(Result("get_or_create hit", self.engine, LATENCY, s.goc_calls, ours, raw, plain=plain))
+        ours, raw, plain = self.compare(
+            lambda: ours_get(fresh("ours")), lambda: raw_get(fresh("raw")), lambda: plain_get(fresh("plain"))
+        )
+        sides = 3 if self.sql else 2
+        self.expect("get_or_create misses", q.count() - before, sides * s.goc_calls * s.repeat)
+        for side, end in counter.items():
+            if end != first[side]:  # the side ran: its last key is there
+                self.expect(f"get_or_create miss ({side})", self.raw_field(table, end - 1, "oid"), row(end - 1)["oid"])
+        self.add(Result("get_or_create miss", self.engine, LATENCY, s.goc_calls, ours, raw, plain=plain))
 
     def find_one(self) -> None:
         s = self.sizes
-        q, table = self.q["read"], self.tables["read"]
+        q, table, model = self.q["read"], self.tables["read"], self.models["read"]
         rng = random.Random(7)
         keys = [rng.randrange(s.read_rows) for _ in range(s.find_calls)]
         self.expect("find_one", q.find_one({"id": keys[0]}).id, keys[0])
+        self.expect("find_one (raw)", self.raw_field(table, keys[0], "oid"), row(keys[0])["oid"])
+        if self.sql:
+            self.expect("find_one (plain)", self.plain.find_one(model, keys[0]).id, keys[0])
 
         def ours() -> None:
             for k in keys:
@@ -325,24 +446,35 @@ class Suite:
             for k in keys:
                 self.raw.find_one(table, k)
 
-        ours_t, raw_t = compare(ours, raw, s.repeat)
+        def plain() -> None:
+            for k in keys:
+                self.plain.find_one(model, k)
+
+        ours_t, raw_t, plain_t = self.compare(ours, raw, plain)
         target = Target(1.5, "ratio")
-        self.add(Result("find_one by key", self.engine, LATENCY, s.find_calls, ours_t, raw_t, target=target))
+        self.add(
+            Result("find_one by key", self.engine, LATENCY, s.find_calls, ours_t, raw_t, target=target, plain=plain_t)
+        )
 
     def stream(self) -> None:
         """Each side streams the read table in a fresh process: throughput and peak RSS growth."""
         s = self.sizes
-        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "raw": []}
+        sides = ["ours", "raw", "plain"] if self.sql else ["ours", "raw"]
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for n in range(s.stream_repeat):
-            for side in ("ours", "raw") if n % 2 == 0 else ("raw", "ours"):
+            shift = n % len(sides)
+            for side in sides[shift:] + sides[:shift]:
                 runs[side].append(stream_in_subprocess(self.engine, self.url, side, "read"))
         for side, measured in runs.items():
             for m in measured:
                 self.expect(f"stream rows ({side})", m["rows"], s.read_rows)
         seconds = {side: [m["seconds"] for m in measured] for side, measured in runs.items()}
         growth = {side: [m["growth_mb"] for m in measured] for side, measured in runs.items()}
+        # Mongo: pymongo's own cursor is the plain way (see benchmarks.plain).
+        seconds.setdefault("plain", seconds["raw"])
+        growth.setdefault("plain", growth["raw"])
         name = f"stream {s.read_rows:,} rows"
-        self.add(Result(name, self.engine, RATE, s.read_rows, seconds["ours"], seconds["raw"]))
+        self.add(Result(name, self.engine, RATE, s.read_rows, seconds["ours"], seconds["raw"], plain=seconds["plain"]))
         self.add(
             Result(
                 f"{name}: peak RSS growth",
@@ -352,6 +484,7 @@ class Suite:
                 growth["ours"],
                 growth["raw"],
                 target=Target(50, "ours"),
+                plain=growth["plain"],
             )
         )
 

@@ -1,8 +1,8 @@
 """The benchmark harness runs (quick mode, small N) on every engine, so it never rots.
 
-No timing assertions: what is checked is that every operation ran on both
-sides, did its work (the suite itself verifies row counts and results), and
-that the report carries every number and target it promises.
+No timing assertions: what is checked is that every operation ran on every
+side (ours, raw, plain), did its work (the suite itself verifies row counts and
+results), and that the report carries every number and target it promises.
 """
 
 from __future__ import annotations
@@ -13,7 +13,19 @@ import math
 import pytest
 
 from benchmarks import cli, report
-from benchmarks.harness import LATENCY, RATE, SIZE, Result, Target, check_targets, markdown_table, text_table
+from benchmarks.databases import SQL_ENGINES
+from benchmarks.harness import (
+    HEADERS,
+    LATENCY,
+    RATE,
+    SIZE,
+    Result,
+    Target,
+    check_targets,
+    compare,
+    markdown_table,
+    text_table,
+)
 from tests.servers import ENGINES, SERVER_ENGINES, base_url
 
 # Smaller than --quick: the point is that every path runs, in seconds.
@@ -25,6 +37,7 @@ OPERATIONS = [
     "bulk_insert ignore 300 rows, half existing",
     "bulk_update 30 rows",
     "paginate page 1",
+    "paginate page 1, with count",
     "paginate offset, row",
     "paginate keyset, row",
     "count",
@@ -67,12 +80,24 @@ def test_quick_run_measures_every_operation(engine, tmp_path, capsys):
         assert _has(names, operation), (operation, names)
     assert all(r["engine"] == engine for r in results)
     for r in results:
-        assert r["ours"] and r["raw"], r["operation"]
+        assert r["ours"] and r["raw"] and r["plain"], r["operation"]
         if r["unit"] == SIZE:
-            assert all(v >= 0 for v in r["ours"] + r["raw"])
+            assert all(v >= 0 for v in r["ours"] + r["raw"] + r["plain"])
+            assert r["plain_ratio"] is None and r["plain_met"] is None
         else:
-            assert all(v > 0 for v in r["ours"] + r["raw"]), r["operation"]
+            assert all(v > 0 for v in r["ours"] + r["raw"] + r["plain"]), r["operation"]
             assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0
+            assert r["plain_ratio"] is not None and math.isfinite(r["plain_ratio"]) and r["plain_ratio"] > 0
+            assert r["plain_met"] in (True, False), r["operation"]
+            assert "x plain ✓" in _printed_row(printed, r) or "x plain ✗" in _printed_row(printed, r)
+        if engine in SQL_ENGINES:
+            # A measurement of its own (SQLAlchemy ORM, a Session per call), not raw's numbers
+            # (sizes are rounded to 4 kB pages and may match).
+            assert r["unit"] == SIZE or r["plain"] != r["raw"], r["operation"]
+        elif r["operation"].startswith("bulk_insert ") and "ignore" not in r["operation"]:
+            assert r["plain"] != r["raw"]  # insert_many as documented, not raw's ordered=False
+        else:
+            assert r["plain"] == r["raw"], r["operation"]  # raw already is pymongo as users write it
         if r["target"] is not None:
             assert r["met"] in (True, False), r["operation"]
         assert r["operation"] in printed
@@ -80,11 +105,19 @@ def test_quick_run_measures_every_operation(engine, tmp_path, capsys):
     assert payload["meta"]["sizes"][engine]["rows"] == 300
 
 
+def _printed_row(printed: str, result: dict) -> str:
+    """The text table's line for ``result``."""
+    return next(
+        line for line in printed.splitlines() if line.startswith(result["operation"] + " ") and result["engine"] in line
+    )
+
+
 def test_markdown_and_text_outputs(tmp_path):
     out = tmp_path / "bench.md"
     assert cli.main([*TINY, "--engines", "sqlite", "--only", "bulk_insert", "find_one", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| operation | engine |")
+    assert "| ours/raw time | plain | ours/plain time |" in lines[0]
     assert any(line.startswith("| bulk_insert 300 rows | sqlite | rows/s |") for line in lines)
     assert any(line.startswith("| find_one by key | sqlite | ms/call |") for line in lines)
     assert not any("paginate" in line for line in lines)  # --only
@@ -115,6 +148,43 @@ def test_ratios_targets_and_units():
     table = text_table([insert, page1, deep, rss])
     assert "time ≤ 1.25x raw ✗" in table and "(1.20x) ✓" in table
     assert markdown_table([insert]).count("\n") == 2
+    assert insert.plain_ratio is None and insert.plain_met() is None and "plain" not in insert.target_text()
+
+
+def test_plain_column_and_its_target():
+    faster = Result("find_one", "x", LATENCY, 10, ours=[0.010], raw=[0.005], plain=[0.020], target=Target(1.5, "ratio"))
+    slower = Result("bulk_insert", "x", RATE, 1000, ours=[2.0], raw=[1.0], plain=[1.0, 1.0, 4.0])
+    rss = Result(
+        "stream: peak RSS growth", "x", SIZE, 10, ours=[1.0], raw=[1.0], plain=[3.0], target=Target(50, "ours")
+    )
+    assert faster.plain_ratio == pytest.approx(0.5) and faster.plain_met() is True
+    assert faster.met() is False  # its own target (vs raw) is judged apart
+    assert slower.plain_ratio == pytest.approx(2.0) and slower.plain_met() is False
+    assert rss.plain_ratio is None and rss.plain_met() is None  # a size, not a time
+    assert faster.target_text() == "time ≤ 1.5x raw ✗; time ≤ 1x plain ✓"
+    assert slower.target_text() == "time ≤ 1x plain ✗"
+    assert rss.target_text() == "≤ 50 ✓"
+    row = dict(zip(HEADERS, [c.strip() for c in markdown_table([faster]).splitlines()[2].split("|")[1:-1]]))
+    assert row["plain"] == "2" and row["ours/plain time"] == "0.50"  # 20 ms per call
+    assert row["target"] == "time ≤ 1.5x raw ✗; time ≤ 1x plain ✓"
+    assert rss.shown(rss.plain) == "3.0"
+
+
+def test_compare_rotates_the_sides_and_checks_each_run():
+    order: list[str] = []
+    times = compare(
+        lambda: order.append("ours"),
+        lambda: order.append("raw"),
+        3,
+        setup=lambda side: order.append(f"setup {side}"),
+        plain=lambda: order.append("plain"),
+        check=lambda side: order.append(f"check {side}"),
+    )
+    assert [len(times.ours), len(times.raw), len(times.plain)] == [3, 3, 3]
+    runs = [side for side in order if side in ("ours", "raw", "plain")]
+    assert runs == ["ours", "raw", "plain", "raw", "plain", "ours", "plain", "ours", "raw"]
+    assert order[:3] == ["setup ours", "ours", "check ours"]
+    assert compare(lambda: None, None, 2).raw == []  # a side not given is not run
 
 
 def test_report_renders_saved_runs(tmp_path, capsys):
@@ -125,6 +195,19 @@ def test_report_renders_saved_runs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| find_one by key | sqlite | ms/call |" in printed
     assert "(1, 5, 15 min)" in printed and "--only find_one paginate" in printed
+    assert "| ours/plain time |" in printed and "x plain" in printed
     results, _ = report.load(out)
     keyset = next(r for r in results if r.operation.startswith("paginate keyset"))
     assert keyset.against is not None and keyset.met() in (True, False)
+    assert all(r.plain and r.plain_met() in (True, False) for r in results)
+    # A run saved before the plain column existed still renders (its plain cells empty).
+    payload = json.loads(out.read_text())
+    for item in payload["results"]:
+        for key in ("plain", "plain_ratio", "plain_met", "plain_shown"):
+            del item[key]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(payload))
+    results, _ = report.load(old)
+    assert all(not r.plain and r.plain_met() is None for r in results)
+    assert report.main(["report", str(old)]) == 0
+    assert "x plain" not in capsys.readouterr().out
