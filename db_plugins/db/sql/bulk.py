@@ -4,8 +4,9 @@
 for each batch:
 
 1. snapshots every row as it is read (a generator may reuse one dict), keeps
-   one row per primary key for ``"ignore"`` (the first) and ``"update"`` (the
-   last), and groups the rows by the fields they give;
+   one row per conflict key (``conflict_on``: by default the primary key, or the
+   one unique key the rows give) for ``"ignore"`` (the first) and ``"update"``
+   (the last), and groups the rows by the fields they give;
 2. turns each group into columns and checks them column by column
    (:class:`Checker`): one ``set(map(type, values))`` per column on the common
    path instead of a function call per value -- the same checks, the same
@@ -13,6 +14,10 @@ for each batch:
    any of it is sent;
 3. sends each group by the fastest path the features allow:
 
+   * ``"ignore"``/``"update"`` where the dialect's upsert statement would decide
+     by another key than the conflict key (MySQL's fire on any unique key): the
+     stored conflict keys are read first, the new rows inserted by the paths
+     below and the others updated by their conflict key;
    * ``features.copy_from`` (PostgreSQL): ``COPY ... FROM STDIN`` in CSV through
      the driver; for ``"ignore"``/``"update"`` into a temporary table, then one
      ``INSERT ... SELECT ... ON CONFLICT``;

@@ -39,8 +39,10 @@ class SQLFeatures:
     #: A failing ``bulk_insert`` writes nothing (the same flag exists on every plugin).
     atomic_bulk: bool = True
     #: How ``bulk_insert(on_conflict=...)`` is expressed: ``"on_conflict"``
-    #: (``INSERT ... ON CONFLICT``), ``"on_duplicate_key"`` (MySQL), or ``None``
-    #: (read the existing keys first, then insert / update).
+    #: (``INSERT ... ON CONFLICT (conflict key)``), ``"on_duplicate_key"`` (MySQL:
+    #: it fires on any unique key, so where another one could collide the existing
+    #: conflict keys are read first, as with ``None``), or ``None`` (read the
+    #: existing keys first, then insert / update).
     upsert: str | None = None
     #: ``bulk_insert`` sends rows with ``COPY ... FROM STDIN`` through the driver (PostgreSQL).
     copy_from: bool = False

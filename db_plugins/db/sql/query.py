@@ -379,6 +379,12 @@ class SQLQuery(BaseQuery[Any, Any]):
     def bulk_insert(
         self, rows: Iterable[Any], on_conflict: str = "error", conflict_on: str | Sequence[str] | None = None
     ) -> int:
+        """Store many rows in one transaction by the dialect's fastest path (see :mod:`.bulk`).
+
+        ``"ignore"``/``"update"`` decide "already exists" by ``conflict_on`` (see
+        :meth:`BaseQuery.bulk_insert <db_plugins.db.generic.BaseQuery.bulk_insert>`);
+        a failure writes nothing.
+        """
         check_on_conflict(on_conflict)
         target = check_conflict_on(conflict_on, self._conflict_keys, self.model_name)
         check_rows(rows, self.model_name)
