@@ -232,7 +232,7 @@ def test_a_bad_value_in_a_later_group_writes_nothing(values):
     assert values.count() == 0
 
 
-# -- SQL only: values that make a fast path hand the group to SQLAlchemy -----------------
+# -- SQL only: values a fast path converts (or hands to SQLAlchemy) as SQLAlchemy's own path would --
 
 
 def _sql_only(env: Any) -> None:
@@ -240,7 +240,7 @@ def _sql_only(env: Any) -> None:
         pytest.skip("SQL column types and defaults")
 
 
-def test_values_a_fast_path_cannot_send_take_sqlalchemys_path(env, values):
+def test_values_of_other_types_are_stored_as_sqlalchemys_path_stores_them(env, values):
     _sql_only(env)
     aware = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     rows = [
