@@ -216,3 +216,15 @@ def test_the_primary_key_decides_when_the_rows_give_it(env):
     assert q.find_one({"oid": "A"}).mag == 2.0
     with pytest.raises(db_plugins.ValidationError, match="not a unique key"):
         q.bulk_insert([{"oid": "A"}], on_conflict="update", conflict_on="mag")
+
+
+def test_an_update_onto_another_rows_unique_value_is_a_duplicate_key(env):
+    """Every engine reports it as DuplicateKeyError (FerretDB's backend error included), the row unchanged."""
+    q = env.q("Natural")
+    q.bulk_insert([{"key": "a", "value": 1.0}, {"key": "b", "value": 2.0}])
+    row = q.find_one({"key": "a"})
+    with pytest.raises(db_plugins.DuplicateKeyError):
+        q.update(row, {"key": "b"})
+    with pytest.raises(db_plugins.DuplicateKeyError):
+        q.update_many({"key": "a"}, {"key": "b"})
+    assert sorted((r.key, r.value) for r in q.find_all(paginate=False)) == [("a", 1.0), ("b", 2.0)]

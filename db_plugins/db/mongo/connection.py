@@ -56,7 +56,9 @@ def translate_error(exc: BaseException, masked_url: str, engine: str = "MongoDB"
     if isinstance(exc, DBPluginsError) or not isinstance(exc, mongo_errors.PyMongoError):
         return exc
     code = getattr(exc, "code", None)
-    if isinstance(exc, mongo_errors.DuplicateKeyError) or code in DUPLICATE_CODES:
+    # FerretDB 1.x on SQLite reports a unique index violated by an update as its backend's
+    # error (code 1, "UNIQUE constraint failed"), not as MongoDB's 11000.
+    if isinstance(exc, mongo_errors.DuplicateKeyError) or code in DUPLICATE_CODES or _backend_unique(exc):
         return DuplicateKeyError(f"duplicate key: {_detail(exc)}")
     if isinstance(exc, mongo_errors.ConnectionFailure) or code in _ACCESS_CODES:
         return ConnectionError(f"cannot use MongoDB at {masked_url}: {_detail(exc)}")
@@ -69,6 +71,10 @@ def translate_error(exc: BaseException, masked_url: str, engine: str = "MongoDB"
         return exc  # the bulk writers read which rows failed from it (db_plugins.db.mongo.bulk)
     # Whatever else the server or the driver raised (an operation it failed, a fault): still ours.
     return DatabaseError(f"{engine}: {_detail(exc)}")
+
+
+def _backend_unique(exc: BaseException) -> bool:
+    return getattr(exc, "code", None) == 1 and "UNIQUE constraint failed" in str(exc)
 
 
 def _embedded_server(host: str) -> tuple[Any, threading.RLock]:
