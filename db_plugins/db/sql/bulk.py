@@ -109,6 +109,14 @@ _WRITE_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
+class NullInColumn(Exception):
+    """A ``None`` in a NOT NULL column of a batch (:meth:`Checker.column` says which field)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class Checker:
     """Field values checked against a model's field kinds, one row or one column at a time.
 
@@ -235,16 +243,25 @@ class Checker:
                     out[key] = 0.0  # -0.0: see db_plugins.values.to_double
         return out
 
-    def column(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
-        """``values`` of field ``key`` checked: returned as they are on the common path."""
+    def column(self, key: str, values: Sequence[Any], what: str, not_null: bool = False) -> Sequence[Any]:
+        """``values`` of field ``key`` checked: returned as they are on the common path.
+
+        One ``set(map(type, values))`` serves every test of the column; with
+        ``not_null``, a ``None`` among them raises :class:`NullInColumn` (the
+        caller knows which row that is).
+        """
         fast = self._fast[key]
-        if fast is not None and not set(map(type, values)) <= fast:
+        types = set(map(type, values))
+        if not_null and _NONE in types:
+            raise NullInColumn(key)
+        if fast is not None and not types <= fast:
             values = [v if type(v) in fast else self.value(key, v, what) for v in values]
+            types = set(map(type, values))
         if key in self.datetime_rules:
             values = self._datetime(key, values, what)
         if key in self._limits:
-            self._limit(key, values, what)
-            if 0.0 in values and self._kinds[key] == "float":  # one pass in C; -0.0 == 0.0
+            self._limit(key, values, what, types)
+            if float in types and 0.0 in values and self._kinds[key] == "float":  # -0.0 == 0.0: one pass in C
                 values = [0.0 if v == 0 and type(v) is float else v for v in values]
         return values
 
@@ -254,8 +271,8 @@ class Checker:
         except ValueError as exc:
             raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {exc}") from None
 
-    def _limit(self, key: str, values: Sequence[Any], what: str) -> None:
-        problem = self._limits[key](values)
+    def _limit(self, key: str, values: Sequence[Any], what: str, types: set[type] | None = None) -> None:
+        problem = self._limits[key](values, types=types)
         if problem:
             raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {problem}")
 
@@ -266,17 +283,21 @@ class Checker:
                 raise self.unknown(key, what)
 
 
-def _only(values: Sequence[Any], kind: type) -> Sequence[Any]:
-    """The values of type ``kind`` among ``values``, without a Python loop when that is all of them."""
-    types = set(map(type, values))
+def _only(values: Sequence[Any], kind: type, types: set[type] | None = None) -> Sequence[Any]:
+    """The values of type ``kind`` among ``values`` (whose set of types is ``types``, when known),
+    without a Python loop when that is all of them."""
+    if types is None:
+        types = set(map(type, values))
     if kind not in types:
         return ()
     return values if len(types) == 1 else [v for v in values if type(v) is kind]
 
 
-def _outside_int64(values: Sequence[Any], low: int = INT64_MIN, high: int = INT64_MAX) -> str | None:
+def _outside_int64(
+    values: Sequence[Any], low: int = INT64_MIN, high: int = INT64_MAX, types: set[type] | None = None
+) -> str | None:
     """Why an int among ``values`` cannot be stored in ``low .. high``, or ``None`` (min/max: one pass in C)."""
-    ints = _only(values, int)
+    ints = _only(values, int, types)
     if ints and (min(ints) < low or max(ints) > high):
         bad = next(v for v in ints if not low <= v <= high)
         shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
@@ -286,10 +307,10 @@ def _outside_int64(values: Sequence[Any], low: int = INT64_MIN, high: int = INT6
     return None
 
 
-def _float_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None:
+def _float_problem(values: Sequence[Any], refused: frozenset[str], types: set[type] | None = None) -> str | None:
     """An int no double equals (past 2**53), or a float the engine cannot store
     (``refused``: ``"nan"``, ``"inf"``)."""
-    ints = _only(values, int)
+    ints = _only(values, int, types)
     if ints and (min(ints) < -EXACT_DOUBLE_INT or max(ints) > EXACT_DOUBLE_INT):
         for v in ints:
             try:
@@ -298,14 +319,20 @@ def _float_problem(values: Sequence[Any], refused: frozenset[str]) -> str | None
                 return f"the integer {exc.args[0]}"
     if not refused:
         return None
-    floats = _only(values, float)
+    floats = _only(values, float, types)
     for name, test in (("nan", math.isnan), ("inf", math.isinf)):
         if name in refused and floats and any(map(test, floats)):
             return f"{name} cannot be stored in this database"
     return None
 
 
-def _decimal_problem(values: Sequence[Any], precision: int | None, scale: int | None, digits: int | None) -> str | None:
+def _decimal_problem(
+    values: Sequence[Any],
+    precision: int | None,
+    scale: int | None,
+    digits: int | None,
+    types: set[type] | None = None,
+) -> str | None:
     """Why a number among ``values`` cannot be stored exactly in a decimal column, or ``None``.
 
     No engine's DECIMAL holds NaN or an infinity (MariaDB's and SQLite's have
@@ -314,7 +341,7 @@ def _decimal_problem(values: Sequence[Any], precision: int | None, scale: int | 
     the engine keeps whatever the column says (SQLite stores a double: 15).
     """
     for kind in (decimal.Decimal, float):
-        if not all(map(value_rules.is_finite, _only(values, kind))):
+        if not all(map(value_rules.is_finite, _only(values, kind, types))):
             return "a NaN or an infinity cannot be stored in a decimal field"
     if precision is None and scale is None and digits is None:
         return None
@@ -327,7 +354,7 @@ def _decimal_problem(values: Sequence[Any], precision: int | None, scale: int | 
     return None
 
 
-def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
+def _document_problem(values: Sequence[Any], max_nesting: int, types: set[type] | None = None) -> str | None:
     """Why a JSON document among ``values`` cannot be stored, or ``None`` (JSON has no NaN)."""
     for value in values:
         if isinstance(value, (dict, list, float)):
@@ -337,10 +364,12 @@ def _document_problem(values: Sequence[Any], max_nesting: int) -> str | None:
     return None
 
 
-def _string_problem(values: Sequence[Any], nul: bool, max_length: int | None) -> str | None:
+def _string_problem(
+    values: Sequence[Any], nul: bool, max_length: int | None, types: set[type] | None = None
+) -> str | None:
     """Why a string among ``values`` cannot be stored (a lone surrogate, a NUL where ``nul``
     is false, more than ``max_length`` characters), or ``None``."""
-    strings = _only(values, str)
+    strings = _only(values, str, types)
     if not strings:
         return None
     joined = "".join(strings)
@@ -508,7 +537,7 @@ class _Shape:
         # A required field these rows lack (refused when the shape is met), and the
         # positions of NOT NULL fields they give (one ``None in column`` test each per batch).
         self.missing = writer.checker.missing(keys)
-        self.not_null = [i for i, k in enumerate(keys) if k in writer.checker.not_null]
+        self.not_null = frozenset(i for i, k in enumerate(keys) if k in writer.checker.not_null)
         self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
         self._multirow: tuple[str, str, str] | None = None
@@ -794,11 +823,15 @@ class RowWriter:
                 checked = []
                 for shape, values in groups.items():
                     columns = list(zip(*values)) if shape.keys else []
-                    for i in shape.not_null:
-                        if None in columns[i]:
-                            row = first + _input_index(read, order, shape, values[columns[i].index(None)])
-                            raise ValidationError.of_row(row, self.checker.null_problem(shape.keys[i]), what)
-                    columns = [self.checker.column(k, c, what) for k, c in zip(shape.keys, columns)]
+                    try:
+                        columns = [
+                            self.checker.column(k, c, what, i in shape.not_null)
+                            for i, (k, c) in enumerate(zip(shape.keys, columns))
+                        ]
+                    except NullInColumn as null:
+                        column = columns[shape.keys.index(null.key)]
+                        row = first + _input_index(read, order, shape, values[column.index(None)])
+                        raise ValidationError.of_row(row, self.checker.null_problem(null.key), what) from None
                     checked.append((shape, columns, len(values)))
                 for shape, columns, n in checked:
                     written += self._write(connection, shape, columns, n)
