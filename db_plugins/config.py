@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -230,6 +230,43 @@ def _type_names(types: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
+# -- plugins, as the registry provides them ----------------------------------------
+#
+# Sections are validated by their plugins, which db_plugins.registry loads. The
+# registry sits above this module: it installs its lookup here when imported
+# (``import db_plugins`` imports it), so this module never imports it.
+
+_plugin_lookup: Callable[[str], Any] | None = None
+
+
+def use_plugins(lookup: Callable[[str], Any]) -> None:
+    """Install the function giving the plugin that serves a section name (``registry.get_plugin``)."""
+    global _plugin_lookup
+    _plugin_lookup = lookup
+
+
+def plugin_for(name: str) -> Any:
+    """The plugin serving section ``name`` (raises :class:`ConfigError` when none does)."""
+    if _plugin_lookup is None:  # db_plugins/__init__.py imports the registry before anything runs
+        raise RuntimeError("db_plugins.registry has not installed its plugin lookup")
+    return _plugin_lookup(name)
+
+
+def resolve_section(config_or_url: Any, plugin: str, base_dir: Any = None) -> SectionConfig:
+    """A URL, a ``DB_CONFIG`` section or a validated section, as the validated section of ``plugin``."""
+    if isinstance(config_or_url, SectionConfig):
+        return config_or_url
+    if isinstance(config_or_url, os.PathLike):
+        config_or_url = os.fspath(config_or_url)
+    if isinstance(config_or_url, str):
+        section: Mapping[str, Any] = {"URL": config_or_url}
+    elif isinstance(config_or_url, Mapping):
+        section = config_or_url
+    else:
+        raise ConfigError(f"connect: expected a URL or a DB_CONFIG section dict, got {type(config_or_url).__name__}")
+    return plugin_for(plugin).validate(plugin, section, base_dir=base_dir)
+
+
 class Settings:
     """A loaded settings file: its ``DB_CONFIG`` and each section validated by its plugin."""
 
@@ -241,8 +278,6 @@ class Settings:
         module: ModuleType | None = None,
         base_dir: str | os.PathLike | None = None,
     ) -> None:
-        from .registry import get_plugin
-
         self.path = path
         self.module = module
         self.base_dir = Path(base_dir).resolve() if base_dir else (path.parent if path else Path.cwd())
@@ -252,8 +287,7 @@ class Settings:
             raise ConfigError("DB_CONFIG: is empty (expected at least one section such as 'SQL' or 'MONGO')")
         self.sections: dict[str, SectionConfig] = {}
         for name, section in db_config.items():
-            plugin = get_plugin(name)
-            self.sections[name] = plugin.validate(name, section, base_dir=self.base_dir)
+            self.sections[name] = plugin_for(name).validate(name, section, base_dir=self.base_dir)
 
     def section(self, name: str) -> SectionConfig:
         try:

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from .values import check_datetime
 
-__all__ = ["Pagination", "Cursor", "encode_cursor", "decode_cursor", "order_fingerprint"]
+__all__ = ["Pagination", "Cursor", "encode_cursor", "decode_cursor", "order_fingerprint", "register_cursor_type"]
 
 T = TypeVar("T")
 
@@ -47,6 +47,17 @@ def order_fingerprint(model: str, order: Sequence[tuple[str, bool]]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
+# Value types a plugin adds (Mongo's ObjectId): type -> tag, and tag -> the type's constructor from text.
+_PLUGIN_TYPES: dict[type, str] = {}
+_PLUGIN_TAGS: dict[str, Any] = {}
+
+
+def register_cursor_type(cls: type, tag: str) -> None:
+    """Let cursors hold values of ``cls`` (a plugin's own key type), as ``str(value)`` read back by ``cls(text)``."""
+    _PLUGIN_TYPES[cls] = tag
+    _PLUGIN_TAGS[tag] = cls
+
+
 def _encode_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -64,8 +75,9 @@ def _encode_value(value: Any) -> Any:
         return {"b": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, uuid.UUID):
         return {"u": str(value)}
-    if type(value).__name__ == "ObjectId":
-        return {"oid": str(value)}
+    tag = _PLUGIN_TYPES.get(type(value))
+    if tag is not None:
+        return {tag: str(value)}
     raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
 
 
@@ -91,10 +103,8 @@ def _decode_value(value: Any) -> Any:
         return base64.b64decode(text, validate=True)
     if tag == "u":
         return uuid.UUID(text)
-    if tag == "oid":
-        from bson import ObjectId
-
-        return ObjectId(text)
+    if tag in _PLUGIN_TAGS:
+        return _PLUGIN_TAGS[tag](text)
     raise ValueError("bad tag")
 
 

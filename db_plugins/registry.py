@@ -15,9 +15,11 @@ import importlib
 import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
+from . import config as _config
 from .config import SectionConfig, get_logger, mask_url
+from .db.base.plugin import Plugin
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -38,42 +40,6 @@ logger = get_logger(__name__)
 
 _registered: dict[str, type[Plugin]] = {}
 _instances: dict[str, Plugin] = {}
-
-
-class Plugin:
-    """What a database plugin provides to the framework.
-
-    Subclasses set :attr:`name` and implement the methods below; engine
-    differences live in the plugin's ``features`` objects, not here.
-    """
-
-    name: ClassVar[str] = ""
-
-    def claims_url(self, url: str) -> bool:
-        """Whether this plugin serves connection ``url``."""
-        raise NotImplementedError
-
-    def claims_section(self, section: Mapping[str, Any]) -> bool:
-        """Whether a ``DB_CONFIG`` section with these keys (and no URL) is meant for this plugin."""
-        raise NotImplementedError
-
-    def validate(self, section_name: str, section: Any, base_dir: os.PathLike | str | None = None) -> SectionConfig:
-        """Check a ``DB_CONFIG`` section and return its validated form (raises :class:`ConfigError`)."""
-        raise NotImplementedError
-
-    def connection(self, config: SectionConfig) -> DatabaseConnection:
-        """Return a connection opened with a validated configuration."""
-        raise NotImplementedError
-
-    def migrations(self, config: SectionConfig, settings: Any = None) -> Any:
-        """Return the migration backend for ``config`` (used by :mod:`db_plugins.commands`)."""
-        raise NotImplementedError
-
-    def transfer(self, config: SectionConfig) -> Any:
-        """Return the :class:`~db_plugins.transfer.TransferAdapter` that finds tables for ``dbp dump``/``load``."""
-        from .transfer import TransferAdapter
-
-        return TransferAdapter(config)
 
 
 def register_plugin(name: str, plugin: type[Plugin]) -> None:
@@ -142,19 +108,13 @@ def connect(config_or_url: Any, plugin: str | None = None) -> DatabaseConnection
 
 def resolve_config(config_or_url: Any, plugin: str | None = None, base_dir: Any = None) -> SectionConfig:
     """Turn what :func:`connect` accepts into a validated :class:`SectionConfig`."""
-    if isinstance(config_or_url, SectionConfig):
-        return config_or_url
-    if isinstance(config_or_url, os.PathLike):
-        config_or_url = os.fspath(config_or_url)
-    if isinstance(config_or_url, str):
-        section: Mapping[str, Any] = {"URL": config_or_url}
-    elif isinstance(config_or_url, Mapping):
+    if plugin is None and not isinstance(config_or_url, SectionConfig):
         section = config_or_url
-    else:
-        raise ConfigError(f"connect: expected a URL or a DB_CONFIG section dict, got {type(config_or_url).__name__}")
-    if plugin is None:
-        plugin = _infer_plugin(section)
-    return get_plugin(plugin).validate(plugin, section, base_dir=base_dir)
+        if isinstance(section, (str, os.PathLike)):
+            section = {"URL": os.fspath(section)}
+        if isinstance(section, Mapping):
+            plugin = _infer_plugin(section)
+    return _config.resolve_section(config_or_url, plugin or "", base_dir=base_dir)
 
 
 def _infer_plugin(section: Mapping[str, Any]) -> str:
@@ -170,3 +130,6 @@ def _infer_plugin(section: Mapping[str, Any]) -> str:
     choices = "|".join(f'"{name}"' for name in available_plugins())
     reason = "no plugin serves" if not claimed else "more than one plugin serves"
     raise ConfigError(f"connect: {reason} {what}; pass plugin={choices}")
+
+
+_config.use_plugins(get_plugin)

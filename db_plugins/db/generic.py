@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
+from ..config import resolve_section
 from ..errors import ValidationError
 from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
@@ -234,9 +235,7 @@ class DatabaseConnection(abc.ABC):
 
     def connect(self, config: Any, **options: Any) -> DatabaseConnection:
         """Open the connection described by ``config``; returns ``self``."""
-        from ..registry import resolve_config
-
-        self.config = resolve_config(config, plugin=self.plugin_name)
+        self.config = resolve_section(config, self.plugin_name)
         self._queries: dict[Any, BaseQuery] = {}
         self._open(self.config, **options)
         return self

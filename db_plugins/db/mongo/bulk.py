@@ -26,7 +26,7 @@ from ...errors import (
     IntegrityError,
 )
 from ..generic import batched
-from .connection import DUPLICATE_CODES
+from .errors import DUPLICATE_CODES
 from .models import ID
 
 # Keys per lookup query (FerretDB answers large $in lists slowly).

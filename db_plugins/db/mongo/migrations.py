@@ -37,8 +37,8 @@ from pymongo import errors as mongo_errors
 from ...config import importable, scrub
 from ...errors import ConnectionError, DatabaseError, DBPluginsError, MigrationError
 from ...migrations import LOCK_TIMEOUT, MigrationBackend, Revision, new_revision_id, slugify, summarize
-from ...registry import get_plugin
 from .config import MongoConfig
+from .connection import MongoConnection
 from .locks import LOCKS_COLLECTION, document_lock, lock_id
 from .models import index_models
 
@@ -348,7 +348,7 @@ class MongoMigrations(MigrationBackend):
     @contextlib.contextmanager
     def _session(self, lock: bool) -> Iterator[Any]:
         """An open connection (holding the migration lock when ``lock``) whose pymongo errors become ours."""
-        connection = get_plugin(self.config.plugin).connection(self.config)
+        connection = MongoConnection(self.config)
         try:
             with self._errors(), connection.guard():
                 if not lock:

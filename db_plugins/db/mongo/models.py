@@ -39,11 +39,13 @@ from pymongo import IndexModel
 
 from ...errors import ConfigError, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
+from ...pagination import register_cursor_type
 from ...values import DatetimeRule, to_double, to_finite_number
 
 __all__ = ["BaseModel", "Field", "IndexModel", "collect_models", "to_bson", "check_objectid", "ID"]
 
 ID = "_id"
+register_cursor_type(ObjectId, "oid")  # keyset cursors over generated keys
 _MISSING: Any = object()
 _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ...registry import Plugin
+from ..base.plugin import Plugin
 from .config import SCHEMES, MongoConfig, validate_mongo_section
 
 __all__ = ["MongoPlugin"]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...filters import FieldInfo, parse_filter, parse_order
-from ...transfer import Table, TransferAdapter
+from ..base.transfer import Table, TransferAdapter
 from .filters import MongoCompiler
 from .models import ID, collect_models
 

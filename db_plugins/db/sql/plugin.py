@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...registry import Plugin
+from ..base.plugin import Plugin
 from .config import PART_KEYS, SQLConfig, validate_sql_section
 
 __all__ = ["SQLPlugin"]

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from ...transfer import ModelTable, Table, TransferAdapter
+from ..base.transfer import ModelTable, Table, TransferAdapter
 from .connection import find_base
 
 __all__ = ["SQLTransfer", "map_table"]
