@@ -252,13 +252,39 @@ def _run_upserts(
     conflict: Conflict,
     generated: set[int],
 ) -> None:
-    try:
-        run_ops(connection, collection, ops)
-    except mongo_errors.BulkWriteError as exc:
-        d = exc.details
-        done = d.get("nUpserted", 0) + d.get("nMatched", 0) + d.get("nInserted", 0)
-        keys, names = conflict.keys(docs, generated), conflict.names(docs, generated)
-        raise bulk_failure("bulk_insert", d, keys, before + done, connection, names) from exc
+    pending = list(range(len(ops)))
+    for attempt in range(UPSERT_ATTEMPTS):
+        try:
+            run_ops(connection, collection, [ops[i] for i in pending])
+            return
+        except mongo_errors.BulkWriteError as exc:
+            d = exc.details
+            raced = _raced_upserts(connection, [ops[i] for i in pending], d.get("writeErrors", []))
+            if raced is None or attempt == UPSERT_ATTEMPTS - 1:
+                errors = [{**e, "index": pending[e["index"]]} for e in d.get("writeErrors", [])]
+                done = d.get("nUpserted", 0) + d.get("nMatched", 0) + d.get("nInserted", 0)
+                keys, names = conflict.keys(docs, generated), conflict.names(docs, generated)
+                details = {**d, "writeErrors": errors}
+                raise bulk_failure("bulk_insert", details, keys, before + done, connection, names) from exc
+            pending = [pending[i] for i in raced]
+
+
+#: Runs of the upserts that lost a race: another writer inserted the same key between
+#: the upsert's match and its insert (MongoDB retries this itself; FerretDB does not).
+UPSERT_ATTEMPTS = 3
+
+
+def _raced_upserts(connection: Any, ops: Sequence[Op], errors: list[dict[str, Any]]) -> list[int] | None:
+    """The ops to run again when every failure is an upsert that met a duplicate key (a
+    concurrent insert of the same key: run again, it updates that document), with the ops
+    of the calls ``run_ops`` did not make; ``None`` when any failure is something else."""
+    if not errors or not all(
+        e.get("code") in DUPLICATE_CODES and ops[e["index"]][0] == "update" and ops[e["index"]][3] for e in errors
+    ):
+        return None
+    size = connection.features.bulk_write_limit or max(len(ops), 1)
+    unrun = (max(e["index"] for e in errors) // size + 1) * size  # the calls after the failing one
+    return sorted({e["index"] for e in errors}) + list(range(unrun, len(ops)))
 
 
 def _by_conflict_key(
