@@ -10,6 +10,7 @@ while the settings and the models are being loaded.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -17,7 +18,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -208,9 +209,30 @@ def check_section(
     if not allow_extra:
         unknown = sorted(set(out) - set(required) - set(optional))
         if unknown:
-            known = ", ".join(sorted({*required, *optional}))
-            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected one of: {known})")
+            raise unknown_key(where, unknown[0], {*required, *optional})
     return out
+
+
+def unknown_key(where: str, key: str, known: Iterable[str], expected: str | None = None) -> ConfigError:
+    """The error for a key no plugin reads: naming the key it most likely meant (a typo, another case)."""
+    meant = closest_key(key, known)
+    if meant is not None:
+        return ConfigError(f"{where}: unknown key {key!r} (did you mean {meant!r}?)")
+    return ConfigError(f"{where}: unknown key {key!r} (expected {expected or 'one of: ' + ', '.join(sorted(known))})")
+
+
+def closest_key(key: Any, known: Iterable[str]) -> str | None:
+    """The known key ``key`` is a misspelling of (``"url"``, ``"ULR"`` -> ``"URL"``), or ``None``."""
+    if not isinstance(key, str):
+        return None
+    by_upper = {k.upper(): k for k in known}
+    if key.upper() in by_upper:
+        return by_upper[key.upper()]
+    swapped = [k for k in by_upper if sorted(k) == sorted(key.upper())]  # letters swapped: "ULR"
+    if len(swapped) == 1:
+        return by_upper[swapped[0]]
+    found = difflib.get_close_matches(key.upper(), by_upper, n=1, cutoff=0.75)
+    return by_upper[found[0]] if found else None
 
 
 def _shorten(text: str, limit: int = 80) -> str:

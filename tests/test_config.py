@@ -131,3 +131,30 @@ def test_connect_with_wrong_password_masks_it():
     text = str(info.value)
     assert "127.0.0.1" in text and SECRET not in text and "***" in text
     assert isinstance(info.value.__cause__, Exception)
+
+
+@pytest.mark.parametrize(
+    ("section", "meant"),
+    [
+        ({"SQL": {"ULR": "sqlite://"}}, "'ULR' (did you mean 'URL'?)"),
+        ({"SQL": {"url": "sqlite://"}}, "'url' (did you mean 'URL'?)"),
+        ({"SQL": {"URL": "sqlite://", "MODLES": "app.models"}}, "'MODLES' (did you mean 'MODELS'?)"),
+        ({"SQL": {"URL": "sqlite://", "MIGRATION_DIR": "m"}}, "'MIGRATION_DIR' (did you mean 'MIGRATIONS_DIR'?)"),
+        ({"MONGO": {"ULR": "mongomock://localhost/app"}}, "'ULR' (did you mean 'URL'?)"),
+        ({"MONGO": {"url": "mongomock://localhost/app"}}, "'url' (did you mean 'URL'?)"),
+        ({"MONGO": {"URL": "mongomock://localhost/app", "DATABSE": "app"}}, "'DATABSE' (did you mean 'DATABASE'?)"),
+    ],
+)
+def test_a_misspelt_key_is_named_with_the_key_meant(section, meant):
+    """Not "missing key 'ENGINE'" (as a section without URL would read): the typo itself, and what it meant."""
+    with pytest.raises(db_plugins.ConfigError) as info:
+        settings_from_dict(section)
+    assert f"unknown key {meant}" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unknown_key_unlike_any_lists_the_keys():
+    with pytest.raises(db_plugins.ConfigError, match=r"unknown key 'COLOUR' \(expected one of: DB_NAME, ENGINE"):
+        settings_from_dict({"SQL": {"URL": "sqlite://", "COLOUR": "red"}})
+    with pytest.raises(db_plugins.ConfigError, match=r"unknown key 'COLOUR' \(expected URL or HOST"):
+        settings_from_dict({"MONGO": {"URL": "mongomock://localhost/app", "COLOUR": "red"}})

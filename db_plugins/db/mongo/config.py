@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote, urlsplit
 
-from ...config import SectionConfig, check_section, register_secret, scrub
+from ...config import SectionConfig, check_section, register_secret, scrub, unknown_key
 from ...errors import ConfigError
 
 __all__ = ["MongoConfig", "validate_mongo_section", "SCHEMES", "PART_KEYS", "client_option"]
@@ -63,9 +63,12 @@ def client_option(where: str, key: str, value: Any) -> tuple[str, Any]:
     upper_snake = isinstance(key, str) and _UPPER_SNAKE.fullmatch(key)
     name = _option_names().get(key.replace("_", "").lower()) if upper_snake else None
     if name is None:
-        raise ConfigError(
-            f"{where}: unknown key {key!r} (expected URL or HOST/PORT/USERNAME/PASSWORD, DATABASE, MODELS, "
-            "MIGRATIONS_DIR, or a MongoClient option in UPPER_SNAKE_CASE such as AUTH_SOURCE)"
+        raise unknown_key(
+            where,
+            key,
+            {"URL", *PART_KEYS, *COMMON_KEYS},
+            "URL or HOST/PORT/USERNAME/PASSWORD, DATABASE, MODELS, MIGRATIONS_DIR, "
+            "or a MongoClient option in UPPER_SNAKE_CASE such as AUTH_SOURCE",
         )
     try:
         common.validate(name, value)
@@ -87,6 +90,8 @@ def validate_mongo_section(name: str, section: Any, base_dir: str | os.PathLike 
         extra = {k: v for k, v in section.items() if k not in known}
     else:
         own, extra = section, {}
+    # A misspelt key is named before anything else: "ULR" would otherwise read as "no URL given".
+    options = dict(client_option(where, key, value) for key, value in extra.items())
     if isinstance(section, Mapping) and "URL" in section:
         values = check_section(name, own, required={"URL": str}, optional={**COMMON_KEYS, **PART_KEYS})
         mixed = sorted(set(values) & (set(PART_KEYS) - {"DATABASE"}))
@@ -107,7 +112,6 @@ def validate_mongo_section(name: str, section: Any, base_dir: str | os.PathLike 
     if _BAD_DB_CHARS & set(database) or len(database.encode()) >= 64:
         key = "DATABASE" if values.get("DATABASE") else "URL"
         raise ConfigError(f"{where}[{key!r}]: {database!r} is not a valid MongoDB database name")
-    options = dict(client_option(where, key, value) for key, value in extra.items())
     base = Path(base_dir).resolve() if base_dir else Path.cwd()
     migrations = Path(values.get("MIGRATIONS_DIR", DEFAULT_MIGRATIONS_DIR))
     return MongoConfig(

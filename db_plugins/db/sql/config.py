@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ...config import SectionConfig, check_section, register_secret, scrub
+from ...config import SectionConfig, check_section, register_secret, scrub, unknown_key
 from ...errors import ConfigError
 
 __all__ = ["SQLConfig", "validate_sql_section", "PART_KEYS", "DEFAULT_DRIVERS"]
@@ -43,6 +43,12 @@ def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | 
     where = f"DB_CONFIG[{name!r}]"
     if isinstance(section, Mapping) and isinstance(section.get("PASSWORD"), str):
         register_secret(section["PASSWORD"])
+    if isinstance(section, Mapping):
+        # A misspelt key is named before anything else: "ULR" would otherwise read as "no URL given".
+        known = {"URL", "SQLALCHEMY_DATABASE_URL", *PART_KEYS, *OPTIONAL_KEYS}
+        for key in section:
+            if isinstance(key, str) and key not in known:
+                raise unknown_key(where, key, known)
     has_url = isinstance(section, Mapping) and ("URL" in section or "SQLALCHEMY_DATABASE_URL" in section)
     if has_url:
         values = check_section(name, section, optional={**OPTIONAL_KEYS, **{k: v for k, v in PART_KEYS.items()}})
