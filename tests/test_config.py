@@ -158,3 +158,29 @@ def test_an_unknown_key_unlike_any_lists_the_keys():
         settings_from_dict({"SQL": {"URL": "sqlite://", "COLOUR": "red"}})
     with pytest.raises(db_plugins.ConfigError, match=r"unknown key 'COLOUR' \(expected URL or HOST"):
         settings_from_dict({"MONGO": {"URL": "mongomock://localhost/app", "COLOUR": "red"}})
+
+
+@pytest.mark.parametrize(
+    ("config", "module", "package"),
+    [
+        ({"URL": "mysql+pymysql://u:pw@127.0.0.1/app"}, "pymysql", "pip install PyMySQL"),
+        ({"URL": "postgresql://u:pw@127.0.0.1/app"}, "psycopg2", "pip install psycopg2-binary"),
+        ({"URL": "mongomock://localhost/app"}, "mongomock", "pip install mongomock"),
+    ],
+)
+def test_a_missing_driver_names_its_own_distribution(monkeypatch, config, module, package):
+    """The hint names the driver's distribution ("db-plugins" on the public index is another project),
+    and the ImportError is the cause."""
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(db_plugins.ConfigError) as info:
+        db_plugins.connect(config)
+    message = str(info.value)
+    assert package in message and "db-plugins[" not in message and "pw" not in message
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_postgresql_needs_nothing_beyond_the_package():
+    """psycopg2-binary is a dependency of the package itself (setup.cfg install_requires)."""
+    from importlib.metadata import requires
+
+    assert any(r.startswith("psycopg2-binary") and "extra" not in r for r in requires("db-plugins"))

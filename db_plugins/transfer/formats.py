@@ -216,7 +216,7 @@ def _pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise UnsupportedOperation("Parquet files need pyarrow: pip install 'db-plugins[parquet]'") from None
+        raise UnsupportedOperation("Parquet files need pyarrow: pip install pyarrow") from None
     return pyarrow
 
 

@@ -82,11 +82,10 @@ class MongoConnection(DatabaseConnection):
     def _embedded_client(self, config: MongoConfig) -> Any:
         try:
             import mongomock
-        except ImportError:
+        except ImportError as exc:
             raise ConfigError(
-                f"DB_CONFIG[{config.section!r}]['URL']: mongomock:// needs mongomock "
-                "(pip install 'db-plugins[mongomock]')"
-            ) from None
+                f"DB_CONFIG[{config.section!r}]['URL']: mongomock:// needs mongomock (pip install mongomock)"
+            ) from exc
         host = config.url.partition("://")[2].split("/", 1)[0].rpartition("@")[2] or "localhost"
         store, self._write_lock = _embedded_server(host)
         options = {k: v for k, v in config.options.items() if k == "tz_aware"}

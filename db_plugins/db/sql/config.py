@@ -28,6 +28,19 @@ DEFAULT_MIGRATIONS_DIR = "migrations"
 # The drivers our extras install, for backends named without one (SQLAlchemy's
 # own defaults -- psycopg 3, mysqlclient -- are not installed by us).
 DEFAULT_DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "pymysql"}
+# SQLAlchemy driver name -> the distribution that installs it.
+_DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "psycopg",
+    "asyncpg": "asyncpg",
+    "pg8000": "pg8000",
+    "pymysql": "PyMySQL",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+    "aiomysql": "aiomysql",
+    "asyncmy": "asyncmy",
+    "aiosqlite": "aiosqlite",
+}
 
 
 @dataclass(repr=False)
@@ -126,9 +139,10 @@ def _check_dialect(where: str, url: URL) -> None:
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        extra = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}.get(url.get_backend_name())
-        hint = f" (pip install 'db-plugins[{extra}]')" if extra else ""
-        raise ConfigError(f"{where}: the driver for {url.drivername!r} is not installed: {exc}{hint}") from None
+        # The driver's own distribution: "db-plugins" on the public index is another project.
+        package = _DRIVER_PACKAGES.get(url.get_driver_name())
+        hint = f" (pip install {package})" if package else ""
+        raise ConfigError(f"{where}: the driver for {url.drivername!r} is not installed: {exc}{hint}") from exc
 
 
 def _anchor_sqlite(url: URL, base: Path) -> URL:
