@@ -113,16 +113,37 @@ engine_option = click.option(
     default=None,
     help="Act on this DB_CONFIG section only (default: every configured section).",
 )
+_SETTINGS_HELP = "Settings file, or a directory holding settings.py (default: $DBP_SETTINGS, then ./settings.py)."
+_VERBOSE_HELP = "Log progress, and show tracebacks of errors."
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``dbp current --settings X`` / ``dbp migrate -v``: a global option given after the command."""
+    if value is None or value is False:
+        return
+    state: State = ctx.find_object(State)  # type: ignore[assignment]
+    if param.name == "settings_path":
+        state.settings_path = value
+    elif not state.verbose:
+        state.verbose = True
+        _configure_logging(True)
+
+
+def command_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine``, and the global ``--settings`` and ``-v``, which work after the command name too."""
+    late = {"expose_value": False, "callback": _late_global}
+    for option in (
+        click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP, **late),
+        click.option("--settings", "settings_path", metavar="PATH", help=_SETTINGS_HELP, **late),
+        engine_option,
+    ):
+        command = option(command)
+    return command
 
 
 @click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--settings",
-    "settings_path",
-    metavar="PATH",
-    help="Settings file, or a directory holding settings.py (default: $DBP_SETTINGS, then ./settings.py).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log progress, and show tracebacks of errors.")
+@click.option("--settings", "settings_path", metavar="PATH", help=_SETTINGS_HELP)
+@click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP)
 @click.version_option(__version__, "--version", prog_name="dbp", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, settings_path: str | None, verbose: bool) -> None:
@@ -136,14 +157,14 @@ def _echo(line: str) -> None:
 
 
 @cli.command("initdb")
-@engine_option
+@command_options
 def initdb(engine: str | None) -> None:
     """Create the models' tables/collections, scaffold MIGRATIONS_DIR, stamp head (idempotent)."""
     run(lambda settings: commands.initdb(settings, engine=engine, echo=_echo))
 
 
 @cli.command("make_migrations")
-@engine_option
+@command_options
 @click.option("-m", "--message", help="What the revision does (default: a summary of the changes).")
 def make_migrations(engine: str | None, message: str | None) -> None:
     """Write a revision for what changed between the models and the database (alias: make-migrations)."""
@@ -151,7 +172,7 @@ def make_migrations(engine: str | None, message: str | None) -> None:
 
 
 @cli.command("migrate", context_settings={"ignore_unknown_options": True})
-@engine_option
+@command_options
 @click.argument("target", default="head")
 def migrate(engine: str | None, target: str) -> None:
     """Apply revisions up to TARGET (default: head), holding the database's migration lock."""
@@ -160,7 +181,7 @@ def migrate(engine: str | None, target: str) -> None:
 
 # ignore_unknown_options: a relative target such as -1 is an argument, not an option.
 @cli.command("downgrade", context_settings={"ignore_unknown_options": True})
-@engine_option
+@command_options
 @click.argument("target")
 def downgrade(engine: str | None, target: str) -> None:
     """Revert revisions down to TARGET (a revision id, -1, or base)."""
@@ -168,21 +189,21 @@ def downgrade(engine: str | None, target: str) -> None:
 
 
 @cli.command("history")
-@engine_option
+@command_options
 def history(engine: str | None) -> None:
     """List the revisions, newest first, and whether each is applied."""
     run(lambda settings: commands.history(settings, engine=engine, echo=_echo))
 
 
 @cli.command("current")
-@engine_option
+@command_options
 def current(engine: str | None) -> None:
     """Show the revision the database is at."""
     run(lambda settings: commands.current(settings, engine=engine, echo=_echo))
 
 
 @cli.command("check")
-@engine_option
+@command_options
 def check(engine: str | None) -> None:
     """Exit 0 if the models match the migrations, else list the differences and exit 1."""
     differences = run(lambda settings: commands.check(settings, engine=engine, echo=_echo))
@@ -210,7 +231,7 @@ def _echo_err(line: str) -> None:
 
 
 @cli.command("dump")
-@engine_option
+@command_options
 @click.argument("source")
 @click.option("-o", "--output", required=True, metavar="FILE", help="File to write ('-': standard output).")
 @click.option("--filter", "filter_by", metavar="JSON", help='A filter, e.g. \'{"ndet": {"$gte": 5}}\'.')
@@ -247,7 +268,7 @@ def dump(
 
 
 @cli.command("load")
-@engine_option
+@command_options
 @click.argument("file", metavar="FILE")
 @click.argument("target")
 @click.option(

@@ -171,7 +171,7 @@ def dump(
             batch_size=batch_size,
             progress=progress,
         )
-        echo(f"{section}: dumped {rows} rows of {table.name} to {transfer.shown(output)}")
+        echo(f"{section}: dumped {rows} row{'' if rows == 1 else 's'} of {table.name} to {transfer.shown(output)}")
     return {section: rows}
 
 

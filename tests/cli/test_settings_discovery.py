@@ -40,3 +40,19 @@ def test_settings_option_env_and_current_directory(runner: str, tmp_path: Path) 
         assert outcome.exit_code == 0, outcome
         assert (c / "c.db").exists() and (c / "migrations").is_dir()
     assert list(elsewhere.iterdir()) == []  # relative paths are relative to the settings file
+
+
+def test_global_options_work_after_the_command_too(runner: str, tmp_path: Path) -> None:
+    """``dbp current --settings X`` and ``dbp initdb -v``, as users type them, not "No such option"."""
+    a = make_project(tmp_path / "a", "a.db")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outcome = run_dbp(["initdb", "--settings", str(a), "-v"], runner=runner, cwd=elsewhere)
+    assert outcome.exit_code == 0, outcome
+    assert (a / "a.db").exists()
+    assert "INFO" in outcome.stderr  # -v after the command logs progress as before it
+    outcome = run_dbp(["current", "--settings", str(a / "settings.py")], runner=runner, cwd=elsewhere)
+    assert outcome.exit_code == 0, outcome
+    # Given on both sides, the one after the command wins (it is the nearer one).
+    outcome = run_dbp(["--settings", str(elsewhere), "current", "--settings", str(a)], runner=runner, cwd=elsewhere)
+    assert outcome.exit_code == 0, outcome

@@ -68,3 +68,11 @@ def _json_line(row: dict) -> str:
     from db_plugins.transfer.values import json_default
 
     return json.dumps(row, default=json_default) + "\n"
+
+
+def test_one_row_is_said_as_one_row(side: Callable[[str], Side], tmp_path: Path) -> None:
+    db = side("sqlite")
+    db.q().bulk_insert(dataset(1))
+    said: list[str] = []
+    commands.dump(db.settings, "readings", tmp_path / "r.csv", echo=said.append)
+    assert said == [f"{db.section}: dumped 1 row of Reading to {tmp_path / 'r.csv'}"]
