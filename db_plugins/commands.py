@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from . import transfer
 from .config import Settings
+from .errors import ConfigError
 from .migrations import Echo, MigrationBackend, Revision
 from .registry import get_plugin
 
@@ -66,7 +67,12 @@ def initdb(settings: Settings, engine: str | None = None, echo: Echo = print) ->
     Idempotent: a database that is already stamped is left alone. The result
     says, per section, whether anything changed.
     """
-    return _each(settings, engine, echo, lambda b: b.initdb())
+    done = {}
+    for backend in backends(settings, engine, echo):
+        done[backend.config.section] = backend.initdb()
+        if backend.config.models is None:
+            echo(f"{backend.config.section}: {_no_models(backend)}: only the migrations were set up")
+    return done
 
 
 def make_migrations(
@@ -77,7 +83,18 @@ def make_migrations(
     The result is, per section, the new revision file, or ``None`` when
     nothing changed (and no file was written).
     """
+    for backend in backends(settings, engine, echo):
+        if backend.config.models is None:  # an empty model set would read as "drop every table"
+            raise ConfigError(f"{backend.config.section}: {_no_models(backend)}: there is nothing to compare")
     return _each(settings, engine, echo, lambda b: b.make_migrations(message))
+
+
+def _no_models(backend: MigrationBackend) -> str:
+    section = backend.config.section
+    example = "'myapp.models:Base' (a declarative base)" if backend.config.plugin == "SQL" else "'myapp.models'"
+    return (
+        f"no models configured (set DB_CONFIG[{section!r}]['MODELS'] to the module that holds them, such as {example})"
+    )
 
 
 def migrate(

@@ -56,3 +56,16 @@ def test_global_options_work_after_the_command_too(runner: str, tmp_path: Path) 
     # Given on both sides, the one after the command wins (it is the nearer one).
     outcome = run_dbp(["--settings", str(elsewhere), "current", "--settings", str(a)], runner=runner, cwd=elsewhere)
     assert outcome.exit_code == 0, outcome
+
+
+def test_a_section_without_models_says_so(runner: str, tmp_path: Path) -> None:
+    """initdb still sets up the migrations but says no models are configured and how to set MODELS;
+    make_migrations refuses (an empty model set would read as "drop every table")."""
+    a = make_project(tmp_path / "a", "a.db")
+    outcome = run_dbp(["--settings", str(a), "initdb"], runner=runner, cwd=tmp_path)
+    assert outcome.exit_code == 0, outcome
+    assert "SQL: no models configured (set DB_CONFIG['SQL']['MODELS'] to the module that holds them" in outcome.stdout
+    outcome = run_dbp(["--settings", str(a), "make_migrations"], runner=runner, cwd=tmp_path)
+    assert outcome.exit_code == 1, outcome
+    assert "no models configured" in outcome.stderr and "nothing to compare" in outcome.stderr
+    assert not list((a / "migrations" / "versions").glob("*.py"))
