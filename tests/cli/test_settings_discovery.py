@@ -69,3 +69,12 @@ def test_a_section_without_models_says_so(runner: str, tmp_path: Path) -> None:
     assert outcome.exit_code == 1, outcome
     assert "no models configured" in outcome.stderr and "nothing to compare" in outcome.stderr
     assert not list((a / "migrations" / "versions").glob("*.py"))
+
+
+def test_a_relative_target_past_the_revisions_is_said_in_our_words(runner: str, tmp_path: Path) -> None:
+    a = make_project(tmp_path / "a", "a.db")
+    assert run_dbp(["--settings", str(a), "initdb"], runner=runner, cwd=tmp_path).exit_code == 0
+    for args, said in ((["migrate", "-1"], "cannot go back 1 revision"), (["downgrade", "-2"], "back 2 revisions")):
+        outcome = run_dbp(["--settings", str(a), *args], runner=runner, cwd=tmp_path)
+        assert outcome.exit_code == 1, outcome
+        assert said in outcome.stderr and "didn't produce" not in outcome.stderr, outcome

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import io
 import os
+import re
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,8 @@ from .config import SQLConfig
 from .connection import SQLConnection, find_base
 
 __all__ = ["SQLMigrations", "MigrationEnvironment", "environment", "describe_diff", "SCAFFOLD"]
+
+_RELATIVE = re.compile(r"Relative revision ([+-]?\d+) didn't produce \d+ migrations")
 
 #: ``config.attributes`` key under which dbp hands its environment to ``env.py``.
 ENV_KEY = "dbp"
@@ -218,6 +221,13 @@ class SQLMigrations(MigrationBackend):
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "not up to date" in text:
                 text = "the database is not at the head revision (run dbp migrate first)"
+            relative = _RELATIVE.match(text)
+            if relative:  # Alembic's "Relative revision -1 didn't produce 1 migrations"
+                steps, way = int(relative.group(1)), "back" if relative.group(1).startswith("-") else "forward"
+                text = (
+                    f"cannot go {way} {abs(steps)} revision{'' if abs(steps) == 1 else 's'} from where the "
+                    f"database is (dbp current shows where that is, dbp history the revisions)"
+                )
             raise MigrationError(f"{section}: {scrub(text)}") from exc
         except sa.exc.DBAPIError as exc:
             detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
