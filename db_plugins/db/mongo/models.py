@@ -59,10 +59,6 @@ def check_objectid(value: Any) -> ObjectId:
     raise TypeError("not an ObjectId")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 #: BSON datetimes are milliseconds since the epoch, in UTC (``MongoFeatures.datetime_precision``):
 #: an aware value converted to naive UTC and cut to milliseconds, as pymongo's encoder
 #: would, so the instance equals what is stored.
