@@ -386,6 +386,22 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         """``order_by`` as ``((field, descending), ...)`` ending with the primary key."""
         return parse_order(order_by, self.schema, self.primary_key, self.model_name)
 
+    def select(self, filter_by: Any = None, order_by: Any = None) -> Any:
+        """The engine's own statement for ``filter_by`` and ``order_by``, to go beyond the
+        portable calls (joins, aggregates, hints) without rewriting the filter.
+
+        SQL: a SQLAlchemy ``Select`` of the model, filtered and ordered (run it with
+        ``db.session.scalars(...)`` or extend it: ``.join(...)``, ``.with_only_columns(...)``).
+        Mongo: a ``(filter, sort)`` pair of documents for pymongo
+        (``db.database[collection].find(filter, sort=sort)``, or an aggregation's
+        ``$match``/``$sort``). Values are those the portable calls would send: the same
+        rows match.
+        """
+        return self._native(self.where(filter_by), self.parse_order(order_by))
+
+    def _native(self, where: W, order: Sequence[tuple[str, bool]]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no native statement")
+
     def find_one(self, filter_by: Any = None, order_by: Any = None) -> M | None:
         """The first row matching ``filter_by`` in ``order_by`` (default: primary key order), or ``None``."""
         rows = self._fetch(self.where(filter_by), self.parse_order(order_by), 1)

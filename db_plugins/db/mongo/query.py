@@ -106,6 +106,9 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         sort = None if self._at_most_one(where) else self.compiler.sort(order)
         return self.collection.find(where, sort=sort, **options, **self.connection.session_args())
 
+    def _native(self, where: dict, order: Sequence[tuple[str, bool]]) -> tuple[dict, list[tuple[str, int]]]:
+        return where, self.compiler.sort(order)
+
     def _at_most_one(self, where: dict) -> bool:
         clauses = where["$and"] if len(where) == 1 and "$and" in where else [where]
         pinned = set()

@@ -26,6 +26,7 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
+from .execute import Executor
 from .features import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
@@ -102,6 +103,16 @@ class SQLConnection(DatabaseConnection):
         datetimes.install(self.engine, self.features)
         self.features.ping_idle_connections(self.engine)
         self._write_engine = self.engine.execution_options(dbp_write=True)
+        #: Where reads outside a transaction run (see :mod:`.execute`).
+        self.read_engine = self.engine
+        if self.features.autocommit_pool:
+            # Nothing to roll back on return: no reset round trip.
+            read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+            self.read_engine = sa.create_engine(url, **read_options)
+            self.features.on_engine(self.read_engine)
+            datetimes.install(self.read_engine, self.features)
+            self.features.ping_idle_connections(self.read_engine)
+        self.executor = Executor(self)
         session_options = {"expire_on_commit": False, **(session_options or {})}
         self._sessions = orm.sessionmaker(bind=self.engine, **session_options)
         self._write_sessions = orm.sessionmaker(bind=self._write_engine, **session_options)
@@ -164,6 +175,8 @@ class SQLConnection(DatabaseConnection):
         else:
             self.session.close()
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
     # -- transactions -----------------------------------------------------------
 

@@ -72,6 +72,10 @@ class SQLFeatures:
     #: where switching modes costs no round trip (psycopg2's own ``autocommit``
     #: attribute: a client-side flag, unlike SQLAlchemy's isolation-level reset).
     read_autocommit: bool = False
+    #: Reads outside ``db.transaction()`` run on a second pool whose connections stay in
+    #: autocommit mode, where the driver cannot switch modes without a round trip and the
+    #: pool's reset would send a ``ROLLBACK`` after every read (PyMySQL).
+    autocommit_pool: bool = False
     #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
     nul_in_strings: bool = True
     #: The engine refuses a string longer than its ``VARCHAR(n)`` column (SQLite stores
@@ -464,6 +468,7 @@ def _compile_utf8mb4(element: _Utf8mb4, compiler: Any, **kw: Any) -> str:
 
 class MySQLFeatures(SQLFeatures):
     upsert = "on_duplicate_key"
+    autocommit_pool = True
     integer_widths = True
     bulk_executemany = "multirow"
     nulls_sort_low = True

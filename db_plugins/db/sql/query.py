@@ -24,6 +24,7 @@ from ..generic import (
 )
 from . import bulk, datetimes
 from . import rows as sessionless
+from .execute import Read
 from .filters import SQLCompiler, filtered
 
 __all__ = ["SQLQuery", "field_kind"]
@@ -98,6 +99,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         self.compiler = SQLCompiler(self.columns, schema, connection.features)
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
+        self.executor = connection.executor
         self._checker = bulk.Checker(
             schema,
             self.model_name,
@@ -212,27 +214,26 @@ class SQLQuery(BaseQuery[Any, Any]):
     # -- reads ----------------------------------------------------------------------
 
     def _select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
-        stmt = filtered(sa.select(self.model), where).order_by(*self.compiler.order(order))
+        """The ORM statement of a read: instances of the mapped class."""
+        return self._shaped(sa.select(self.model), where, order, limit, offset)
+
+    def _shaped(self, stmt: Any, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int) -> Any:
+        stmt = filtered(stmt, where).order_by(*self.compiler.order(order))
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
         return stmt
 
-    def _core_select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
-        """:meth:`_select` over the table's columns, for :attr:`_loader`."""
-        assert self._loader is not None
-        stmt = filtered(sa.select(*self._loader.columns), where).order_by(*self.compiler.order(order))
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
-        return stmt
+    def _native(self, where: Any, order: Sequence[tuple[str, bool]]) -> Any:
+        return self._select(where, order, None)
 
-    @property
-    def _sessionless(self) -> bool:
-        """Reads may skip the ORM session: a plain model, outside ``db.transaction()``."""
-        return self._loader is not None and not self.connection.in_transaction
+    def _read(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Read:
+        """A read compiled for the executor: the Core statement over the loader's columns
+        (when instances can be built without the ORM) and the ORM one."""
+        loader = self._loader
+        core = None if loader is None else self._shaped(sa.select(*loader.columns), where, order, limit, offset)
+        return Read(core, lambda: self._select(where, order, limit, offset), loader)
 
     def find_one(self, filter_by: Any = None, order_by: Any = None) -> Any:
         if order_by is None:
@@ -246,12 +247,12 @@ class SQLQuery(BaseQuery[Any, Any]):
         when the filter is not plain equalities a prepared statement can serve.
 
         The common lookup by key skips parsing, compiling and building a
-        statement (about half of ``find_one``'s own cost): values of the plain
-        types below go as parameters to the statement made once for these fields.
+        statement (most of ``find_one``'s own cost): values of the plain types
+        below go as parameters to the statement compiled once for these fields.
         Anything else (operators, None, other types, strings beyond ASCII) takes
         the general path, which checks it and raises as documented.
         """
-        if type(filter_by) is not dict or not filter_by or not self._sessionless:
+        if type(filter_by) is not dict or not filter_by or self._loader is None or self.connection.in_transaction:
             return None
         kinds = self._plain_kinds
         for key, value in filter_by.items():
@@ -260,30 +261,27 @@ class SQLQuery(BaseQuery[Any, Any]):
             if check is None or not check(value, self.features):
                 return None
         fields = tuple(filter_by)
-        statement = self._by_fields.get(fields)
-        if statement is None:
+        compiled = self._by_fields.get(fields)
+        if compiled is None:
             where = sa.and_(
                 *(
                     self.compiler.equals(key, self.columns[key], sa.bindparam(f"p{i}", type_=self.columns[key].type))
                     for i, key in enumerate(fields)
                 )
             )
-            statement = self._core_select(where, self.parse_order(None), 1)
+            read = self._read(where, self.parse_order(None), 1)
+            compiled = self.executor.prepare(read.core)
+            if compiled is None:
+                return None
             if len(self._by_fields) < 256:  # field orders a caller may vary: bounded
-                self._by_fields[fields] = statement
-        params = {f"p{i}": value for i, value in enumerate(filter_by.values())}
-        build = self._loader
-        return sessionless.reading(
-            self.connection, lambda conn: [build(row) for row in conn.execute(statement, params)]
-        )
+                self._by_fields[fields] = compiled
+        values = dict(compiled.defaults)
+        for i, value in enumerate(filter_by.values()):
+            values[f"p{i}"] = value
+        return self._loader.many(self.executor.run(compiled, values))
 
     def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
-        if self._sessionless:
-            stmt = self._core_select(where, order, limit, offset)
-            build = self._loader
-            return sessionless.reading(self.connection, lambda conn: [build(row) for row in conn.execute(stmt)])
-        stmt = self._select(where, order, limit, offset)
-        return self.connection.run(lambda s: list(s.scalars(stmt)), write=False)
+        return self.executor.fetch(self._read(where, order, limit, offset))
 
     def _count(self, where: Any, limit: int | None = None) -> int:
         if limit is None:
@@ -291,31 +289,12 @@ class SQLQuery(BaseQuery[Any, Any]):
         else:
             inner = filtered(sa.select(sa.literal(1).label("one")).select_from(self.table), where).limit(limit)
             stmt = sa.select(sa.func.count()).select_from(inner.subquery())
-        if not self.connection.in_transaction:
-            return sessionless.reading(self.connection, lambda conn: int(conn.execute(stmt).scalar_one()))
-        return self.connection.run(lambda s: int(s.execute(stmt).scalar_one()), write=False)
+        return int(self.executor.scalar(stmt))
 
     def _stream(self, where: Any, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[Any]:
         if not self.features.stream_cursor:
             return self._stream_by_keyset(where, order, batch_size)
-        stmt = self._select(where, order, None).execution_options(yield_per=batch_size)
-        connection = self.connection
-
-        if connection.in_transaction:
-            # Inside db.transaction() the stream sees the block's own writes.
-            return iter(connection._stack[-1].scalars(stmt))
-        if self._loader is not None:
-            core = self._core_select(where, order, None)
-            return sessionless.streaming(connection, core, batch_size, self._loader)
-
-        def rows() -> Iterator[Any]:
-            with connection.guard(), connection._sessions() as session:
-                for instance in session.scalars(stmt):
-                    yield instance
-                    # Rows already handed out need not stay in the identity map.
-                    session.expunge(instance)
-
-        return rows()
+        return self.executor.stream(self._read(where, order, None), batch_size)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -463,6 +442,9 @@ class SQLQuery(BaseQuery[Any, Any]):
         if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
             # The unique index arbitrates between concurrent creators: no lock needed.
             try:
+                created = self._insert_unless_stored({**filter_by, **checked}, filter_by.keys())
+                if created is not None:
+                    return created, True
                 return self.insert({**filter_by, **checked}), True
             except DuplicateKeyError as exc:
                 found = self._fetch_equal(filter_by)
@@ -505,6 +487,33 @@ class SQLQuery(BaseQuery[Any, Any]):
                 if found:
                     return found[0], False
         raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} conflicts with another row")
+
+    def _insert_unless_stored(self, values: dict[str, Any], fields: Any) -> Any:
+        """A new instance of ``values``, inserted in one statement that does nothing when a row
+        with the same key is stored (``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``);
+        ``None`` where the engine has no such statement.
+
+        A key already stored raises :class:`DuplicateKeyError`, as a plain insert
+        would; a conflict on another unique key raises it too, from the database.
+        """
+        features = self.features
+        if features.upsert != "on_conflict" or not features.returning or self._loader is None:
+            return None
+        row = self._checker.row(values, "get_or_create")
+        key = next(key for key in self._unique_keys if key <= fields)
+        loader = self._loader
+        stmt = (
+            features.insert(self.table)
+            .values({self.columns[name]: value for name, value in row.items()})
+            .on_conflict_do_nothing(index_elements=[self.columns[name] for name in sorted(key)])
+            .returning(*loader.columns)
+        )
+        connection = self.connection
+        with connection.guard(), connection._write_engine.begin() as conn:
+            stored = conn.execute(stmt).first()
+        if stored is None:
+            raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} is already stored")
+        return loader(stored)
 
     def _is_unique(self, filter_by: Mapping[str, Any]) -> bool:
         """Whether at most one row can match ``filter_by``'s (non-null) equalities."""

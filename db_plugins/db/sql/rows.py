@@ -10,19 +10,15 @@ Python per call, most of ``find_one``'s time next to a raw driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
-from sqlalchemy.orm.attributes import instance_state
 
-__all__ = ["InstanceLoader", "reading"]
+__all__ = ["InstanceLoader"]
 
-T = TypeVar("T")
-
-_READ = {"dbp_read": True}
 # Relationship loaders that load nothing when the parent row is read.
 _LAZY = frozenset({"select", "raise", "raise_on_sql", "noload", "write_only", "dynamic"})
 
@@ -33,7 +29,7 @@ class InstanceLoader:
     def __init__(self, mapper: orm.Mapper, columns: dict[str, sa.Column]) -> None:
         self.keys = list(columns)
         self.columns = list(columns.values())
-        self._new = mapper.class_manager.new_instance
+        self._manager = mapper.class_manager
         self._dict_of = mapper.class_manager.dict_getter()
         self._class = mapper.class_
         positions = {column: i for i, column in enumerate(self.columns)}
@@ -61,42 +57,28 @@ class InstanceLoader:
         return cls(mapper, columns)
 
     def __call__(self, row: Sequence[Any]) -> Any:
-        instance = self._new()
-        self._dict_of(instance).update(zip(self.keys, row))
-        # What closing the loading session leaves: an identity key, no session
-        # (what orm.make_transient_to_detached sets, at a third of its cost).
-        identity = (row[self._pk0],) if self._identity is None else self._identity(row)
-        instance_state(instance).key = (self._class, identity, None)
-        return instance
+        return self.many((row,))[0]
 
-
-def reading(connection: Any, work: Callable[[sa.Connection], T]) -> T:
-    """``work(conn)`` (one statement) on a pooled Core connection of ``connection``
-    (a ``SQLConnection``), errors translated.
-
-    ``dbp_read`` tells the features a single read runs on it (SQLite then needs no
-    explicit ``BEGIN``: the statement is its own snapshot); where switching is free,
-    it runs in autocommit mode, saving the ``BEGIN`` and ``ROLLBACK`` round trips.
-    """
-    with connection.guard(), connection.engine.connect().execution_options(**_READ) as conn:
-        if not connection.features.read_autocommit:
-            return work(conn)
-        # The driver's own flag, not SQLAlchemy's isolation_level option: resetting
-        # that on return costs psycopg2 a SET round trip (half of find_one's time).
-        dbapi = conn.connection.dbapi_connection
-        dbapi.autocommit = True
-        try:
-            return work(conn)
-        finally:
-            try:
-                dbapi.autocommit = False
-            except Exception:
-                conn.invalidate()  # never back to the pool in autocommit mode
-
-
-def streaming(connection: Any, statement: Any, batch_size: int, build: Callable[[Any], Any]) -> Iterator[Any]:
-    """Rows of ``statement`` built by ``build``, read ``batch_size`` at a time from a server-side cursor
-    (in a transaction: PostgreSQL's cursors need one)."""
-    with connection.guard(), connection.engine.connect().execution_options(dbp_read=True, yield_per=batch_size) as conn:
-        for row in conn.execute(statement):
-            yield build(row)
+    def many(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
+        """An instance per row, in one loop (a page of rows costs about one instance each)."""
+        cls = self._class
+        new = cls.__new__
+        manager = self._manager
+        state_of = manager._state_constructor
+        set_state = manager._state_setter
+        dict_of = self._dict_of
+        keys = self.keys
+        identity = self._identity
+        pk0 = self._pk0
+        built = []
+        append = built.append
+        for row in rows:
+            instance = new(cls)
+            state = state_of(instance, manager)
+            set_state(instance, state)
+            dict_of(instance).update(zip(keys, row))
+            # What closing the loading session leaves: an identity key, no session
+            # (what orm.make_transient_to_detached sets, at a fraction of its cost).
+            state.key = (cls, (row[pk0],) if identity is None else identity(row), None)
+            append(instance)
+        return built

@@ -1,0 +1,249 @@
+"""Compile, then execute: how a SQL read reaches the driver.
+
+A query builds a SQLAlchemy Core statement; :class:`Executor` compiles it once
+per shape (SQLAlchemy's cache key, without the values) into a
+:class:`Compiled` -- the SQL text, the order of its parameters and the
+processors of its binds and columns -- and runs it on a pooled DBAPI
+connection with the driver's own cursor. Running the text directly skips
+SQLAlchemy's per-call execution context and result objects, which cost more
+than the driver itself on a one-row read.
+
+Every read of the query interface goes through one :class:`Executor`: outside
+``db.transaction()`` on a pooled connection in autocommit mode (the
+dialect's ``read_autocommit`` and ``autocommit_pool`` flags say how),
+inside one on the block's session, so a read sees the block's writes. An
+executor over another pool (an asyncio driver, a read replica) runs the same
+compiled statements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from .rows import InstanceLoader
+
+__all__ = ["Compiled", "Executor", "Read"]
+
+# Compiled shapes kept per executor; a caller varying filters without end stays bounded.
+CACHE_SIZE = 500
+
+
+class Read:
+    """One read, compiled by the query: a Core statement and how its rows become results.
+
+    ``core`` selects the loader's columns (``None`` when the model needs the
+    ORM to load it); ``orm`` selects the mapped class, for reads inside a
+    transaction and for models the loader cannot build.
+    """
+
+    __slots__ = ("build", "core", "orm")
+
+    def __init__(self, core: Any, orm: Callable[[], Any], build: InstanceLoader | None) -> None:
+        self.core = core
+        self.orm = orm
+        self.build = build
+
+
+class Compiled:
+    """A statement compiled for one dialect: what the driver's ``cursor.execute`` takes."""
+
+    __slots__ = ("binds", "columns", "compiled", "defaults", "escaped", "order", "sql", "types")
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.sql: str = compiled.string
+        self.order: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positional else None
+        self.escaped: dict[str, str] = dict(compiled.escaped_bind_names or {})
+        self.binds = [(name, process) for name, process in compiled._bind_processors.items() if process]
+        self.defaults: dict[str, Any] = compiled.construct_params(_check=False, escape_names=False)
+        self.types = [column[3] for column in compiled._result_columns]
+        # Result processors, known at the first execution (some depend on the cursor's column types).
+        self.columns: list[tuple[int, Callable[[Any], Any]]] | None = None
+
+    @classmethod
+    def of(cls, statement: Any, dialect: sa.engine.Dialect, key: Any = None) -> Compiled | None:
+        """``statement`` compiled, or ``None`` when only SQLAlchemy can run it (values
+        rendered per call: expanding ``IN`` lists, literal-execute parameters).
+
+        ``key`` is the statement's cache key: later statements of the same shape
+        bind their own values through it (:meth:`values_of`).
+        """
+        compiled = statement.compile(dialect=dialect, cache_key=key)
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            return None
+        return cls(compiled)
+
+    def values_of(self, extracted: Any) -> dict[str, Any]:
+        """Every bind's value for a statement of this shape whose cache key holds ``extracted``."""
+        return self.compiled.construct_params(extracted_parameters=extracted, escape_names=False)
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters from ``values`` (every bind by name): processed, in order."""
+        params = values
+        for name, process in self.binds:
+            params[name] = process(params[name])
+        if self.order is not None:
+            return tuple([params[name] for name in self.order])
+        if self.escaped:
+            return {self.escaped.get(name, name): value for name, value in params.items()}
+        return params
+
+    def processors(self, dialect: sa.engine.Dialect, description: Sequence[Any]) -> list[tuple[int, Any]]:
+        found = []
+        for i, (type_, column) in enumerate(zip(self.types, description)):
+            process = type_._cached_result_processor(dialect, column[1])
+            if process is not None:
+                found.append((i, process))
+        self.columns = found
+        return found
+
+
+class Executor:
+    """Runs the compiled reads of one ``SQLConnection``."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._cache: dict[Any, Compiled | None] = {}
+
+    # -- compiling --------------------------------------------------------------------
+
+    def compile(self, statement: Any, dialect: sa.engine.Dialect) -> tuple[Compiled | None, Any]:
+        """``statement``'s compiled form and its parameter values for this call."""
+        key = statement._generate_cache_key()
+        if key is None:  # an element SQLAlchemy cannot cache: compiled per call
+            return Compiled.of(statement, dialect), None
+        compiled = self._cache.get(key.key, False)
+        if compiled is False:
+            compiled = Compiled.of(statement, dialect, key)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key.key] = compiled
+        return compiled, key.bindparams
+
+    def prepare(self, statement: Any) -> Compiled | None:
+        """``statement`` compiled once, for a caller that binds its own parameters (by name)."""
+        return Compiled.of(statement, self.connection.read_engine.dialect)
+
+    # -- running -------------------------------------------------------------------------
+
+    def rows(self, statement: Any) -> list[Any]:
+        """Every row of a Core ``statement`` (tuples, processed), outside a transaction."""
+        engine = self.connection.read_engine
+        compiled, extracted = self.compile(statement, engine.dialect)
+        if compiled is None:
+            with self.connection.guard(), engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(statement)]
+        return self.run(compiled, compiled.values_of(extracted))
+
+    def run(self, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
+        """The rows of ``compiled`` with ``values`` (every bind by name), on a pooled connection."""
+        connection = self.connection
+        engine = connection.read_engine
+        dialect = engine.dialect
+        params = compiled.parameters(values)
+        with connection.guard(), _checkout(engine, connection.features.read_autocommit) as raw:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(compiled.sql, params)
+                rows = cursor.fetchall()
+                processors = compiled.columns
+                if processors is None:
+                    processors = compiled.processors(dialect, cursor.description)
+                cursor.close()
+            except dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(exc, raw, cursor, compiled.sql, params, dialect) from None
+        if processors:
+            rows = [_processed(row, processors) for row in rows]
+        return rows
+
+    def fetch(self, read: Read) -> list[Any]:
+        """The results of ``read``: detached instances (or the block's, in a transaction)."""
+        connection = self.connection
+        if connection.in_transaction:
+            return list(connection._stack[-1].scalars(read.orm()))
+        if read.build is None:
+            return connection.run(lambda session: list(session.scalars(read.orm())), write=False)
+        return read.build.many(self.rows(read.core))
+
+    def scalar(self, statement: Any) -> Any:
+        """The one value ``statement`` selects."""
+        connection = self.connection
+        if connection.in_transaction:
+            with connection.guard():
+                return connection._stack[-1].execute(statement).scalar_one()
+        return self.rows(statement)[0][0]
+
+    def stream(self, read: Read, batch_size: int) -> Iterator[Any]:
+        """Every result of ``read`` from one server-side cursor, ``batch_size`` rows at a time."""
+        connection = self.connection
+        if connection.in_transaction:
+            # Inside db.transaction() the stream sees the block's own writes.
+            return iter(connection._stack[-1].scalars(read.orm().execution_options(yield_per=batch_size)))
+        if read.build is not None:
+            return _stream_rows(connection, read.core, batch_size, read.build)
+        return _stream_instances(connection, read.orm().execution_options(yield_per=batch_size))
+
+
+@contextlib.contextmanager
+def _checkout(engine: sa.engine.Engine, autocommit: bool) -> Iterator[Any]:
+    """A pooled DBAPI connection for one read statement."""
+    raw = engine.raw_connection()
+    try:
+        if not autocommit:
+            yield raw
+            return
+        # The driver's own flag, not SQLAlchemy's isolation_level option: resetting
+        # that on return costs psycopg2 a SET round trip.
+        dbapi = raw.dbapi_connection
+        dbapi.autocommit = True
+        try:
+            yield raw
+        finally:
+            if raw.is_valid:  # (a lost connection is given up already)
+                try:
+                    dbapi.autocommit = False
+                except Exception:
+                    raw.invalidate()  # never back to the pool in autocommit mode
+    finally:
+        raw.close()
+
+
+def _wrapped(
+    exc: BaseException, raw: Any, cursor: Any, sql: str, params: Any, dialect: sa.engine.Dialect
+) -> sa.exc.DBAPIError:
+    """A driver error as SQLAlchemy raises it (the connection given up when it is lost)."""
+    disconnect = dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
+    if disconnect:
+        raw.invalidate(exc)
+    wrapped = sa.exc.DBAPIError.instance(
+        sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=disconnect, dialect=dialect
+    )
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def _processed(row: Sequence[Any], processors: list[tuple[int, Any]]) -> list[Any]:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return values
+
+
+def _stream_rows(connection: Any, statement: Any, batch_size: int, build: Callable[[Any], Any]) -> Iterator[Any]:
+    # A server-side cursor in a transaction of its own (PostgreSQL's cursors need one).
+    options = {"dbp_read": True, "yield_per": batch_size}
+    with connection.guard(), connection.engine.connect().execution_options(**options) as conn:
+        for row in conn.execute(statement):
+            yield build(row)
+
+
+def _stream_instances(connection: Any, statement: Any) -> Iterator[Any]:
+    with connection.guard(), connection._sessions() as session:
+        for instance in session.scalars(statement):
+            yield instance
+            # Rows already handed out need not stay in the identity map.
+            session.expunge(instance)
