@@ -26,7 +26,7 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
-from .execute import Executor
+from .execute import Executor, ReadPool
 from .features import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
@@ -34,6 +34,7 @@ __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 T = TypeVar("T")
 
 RETRY_ATTEMPTS = 8
+_SHARED_POOLS = (sa.pool.StaticPool, sa.pool.SingletonThreadPool)
 
 
 def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) -> BaseException:
@@ -105,13 +106,15 @@ class SQLConnection(DatabaseConnection):
         self._write_engine = self.engine.execution_options(dbp_write=True)
         #: Where reads outside a transaction run (see :mod:`.execute`).
         self.read_engine = self.engine
-        if self.features.autocommit_pool:
+        # One shared in-memory database (a static pool) has one connection: reads share it.
+        if self.features.autocommit_pool and not isinstance(self.engine.pool, _SHARED_POOLS):
             # Nothing to roll back on return: no reset round trip.
             read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
             self.read_engine = sa.create_engine(url, **read_options)
             self.features.on_engine(self.read_engine)
             datetimes.install(self.read_engine, self.features)
             self.features.ping_idle_connections(self.read_engine)
+        self.read_pool = ReadPool(self.read_engine, self.features, keep=self.read_engine is not self.engine)
         self.executor = Executor(self)
         session_options = {"expire_on_commit": False, **(session_options or {})}
         self._sessions = orm.sessionmaker(bind=self.engine, **session_options)
@@ -174,6 +177,7 @@ class SQLConnection(DatabaseConnection):
             self.session.remove()
         else:
             self.session.close()
+        self.read_pool.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -238,6 +242,10 @@ class SQLConnection(DatabaseConnection):
             if new is exc:
                 raise
             raise new from exc
+
+    def translated(self, exc: sa.exc.SQLAlchemyError) -> BaseException:
+        """``exc`` as the db_plugins error :meth:`guard` raises for it."""
+        return translate_error(exc, self.features, self.config.masked_url)
 
     def run(self, work: Callable[[orm.Session], T], *, write: bool = True, retry: bool = True) -> T:
         """Run ``work(session)`` in a transaction of its own (or the current :meth:`transaction`).

@@ -108,6 +108,8 @@ _ADAPTED: dict[type, type] = {}
 
 def _adapted(base: type) -> type:
     """``base`` (the dialect's datetime type) with :class:`DbpDateTime`'s processors (one class per base)."""
+    if issubclass(base, DbpDateTime):  # a second engine of the same features (the read pool)
+        return base
     cls = _ADAPTED.get(base)
     if cls is None:
         cls = _ADAPTED[base] = type(f"Dbp{base.__name__}", (DbpDateTime, base), {"__module__": __name__})

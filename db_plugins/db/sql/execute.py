@@ -9,16 +9,18 @@ SQLAlchemy's per-call execution context and result objects, which cost more
 than the driver itself on a one-row read.
 
 Every read of the query interface goes through one :class:`Executor`: outside
-``db.transaction()`` on a pooled connection in autocommit mode (the
-dialect's ``read_autocommit`` and ``autocommit_pool`` flags say how),
-inside one on the block's session, so a read sees the block's writes. An
+``db.transaction()`` on a connection of the :class:`ReadPool` (in autocommit
+mode where the dialect's ``autocommit_pool`` flag says so), inside one on the
+block's session, so a read sees the block's writes. An
 executor over another pool (an asyncio driver, a read replica) runs the same
 compiled statements.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -26,7 +28,7 @@ import sqlalchemy as sa
 
 from .rows import InstanceLoader
 
-__all__ = ["Compiled", "Executor", "Read"]
+__all__ = ["Compiled", "Executor", "Read", "ReadPool"]
 
 # Compiled shapes kept per executor; a caller varying filters without end stays bounded.
 CACHE_SIZE = 500
@@ -135,27 +137,38 @@ class Executor:
         engine = self.connection.read_engine
         compiled, extracted = self.compile(statement, engine.dialect)
         if compiled is None:
-            with self.connection.guard(), engine.connect() as conn:
+            with self.connection.guard(), engine.connect().execution_options(dbp_read=True) as conn:
                 return [tuple(row) for row in conn.execute(statement)]
         return self.run(compiled, compiled.values_of(extracted))
 
     def run(self, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
         """The rows of ``compiled`` with ``values`` (every bind by name), on a pooled connection."""
         connection = self.connection
-        engine = connection.read_engine
-        dialect = engine.dialect
-        params = compiled.parameters(values)
-        with connection.guard(), _checkout(engine, connection.features.read_autocommit) as raw:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(compiled.sql, params)
-                rows = cursor.fetchall()
-                processors = compiled.columns
-                if processors is None:
-                    processors = compiled.processors(dialect, cursor.description)
-                cursor.close()
-            except dialect.loaded_dbapi.Error as exc:
-                raise _wrapped(exc, raw, cursor, compiled.sql, params, dialect) from None
+        pool = connection.read_pool
+        dialect = pool.dialect
+        try:
+            params = compiled.parameters(values)
+        except Exception as exc:  # a bind processor refused a value: nothing was sent
+            wrapped = sa.exc.StatementError(str(exc), compiled.sql, values, exc)
+            raise connection.translated(wrapped) from exc
+        try:
+            raw = pool.get()
+        except sa.exc.SQLAlchemyError as exc:
+            raise connection.translated(exc) from exc
+        cursor = None
+        try:
+            cursor = raw.dbapi_connection.cursor()
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+            processors = compiled.columns
+            if processors is None:
+                processors = compiled.processors(dialect, cursor.description)
+            cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            wrapped = _wrapped(exc, raw, cursor, compiled.sql, params, dialect)
+            raise connection.translated(wrapped) from wrapped
+        finally:
+            pool.put(raw)
         if processors:
             rows = [_processed(row, processors) for row in rows]
         return rows
@@ -188,28 +201,69 @@ class Executor:
         return _stream_instances(connection, read.orm().execution_options(yield_per=batch_size))
 
 
-@contextlib.contextmanager
-def _checkout(engine: sa.engine.Engine, autocommit: bool) -> Iterator[Any]:
-    """A pooled DBAPI connection for one read statement."""
-    raw = engine.raw_connection()
-    try:
-        if not autocommit:
-            yield raw
-            return
-        # The driver's own flag, not SQLAlchemy's isolation_level option: resetting
-        # that on return costs psycopg2 a SET round trip.
-        dbapi = raw.dbapi_connection
-        dbapi.autocommit = True
+class ReadPool:
+    """The connections reads run on: idle ones kept checked out of the read engine's pool.
+
+    SQLAlchemy's checkout and checkin (queue, events, reset) cost more than
+    sqlite3's whole query, and a fair part of a one-row read on a server. The
+    read engine's connections are in autocommit mode with no reset on return,
+    so an idle one can be handed to the next read as it is. Up to the pool's
+    size stay idle here; a connection idle longer than the dialect's
+    ``idle_ping_seconds`` is pinged first (dead: replaced), as the pool does.
+    Without ``keep`` (reads sharing the writers' pool) every read checks out
+    and in.
+    """
+
+    def __init__(self, engine: sa.engine.Engine, features: Any, keep: bool) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        pool = engine.pool
+        self._keep = pool.size() if keep and isinstance(pool, sa.pool.QueuePool) else 0
+        self._ping_after = features.idle_ping_seconds
+        if getattr(pool, "_pre_ping", False):
+            self._ping_after = 0.0
+        self._idle: deque[tuple[Any, float]] = deque()
+        self._pid = os.getpid()
+        self._closed = False
+
+    def get(self) -> Any:
+        """A pooled connection (SQLAlchemy's ``PoolProxiedConnection``)."""
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self._idle, self._pid = deque(), os.getpid()
+        idle = self._idle
+        while idle:
+            try:
+                raw, since = idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if self._ping_after is None or time.monotonic() - since <= self._ping_after or self._alive(raw):
+                return raw
+        return self.engine.raw_connection()
+
+    def put(self, raw: Any) -> None:
+        """Give back a connection :meth:`get` returned."""
+        if self._closed or not raw.is_valid or len(self._idle) >= self._keep:
+            raw.close()
+        else:
+            self._idle.append((raw, time.monotonic()))
+
+    def close(self) -> None:
+        """Hand every idle connection back to the engine's pool."""
+        self._closed = True
+        while self._idle:
+            self._idle.pop()[0].close()
+
+    def _alive(self, raw: Any) -> bool:
+        dialect = self.dialect
         try:
-            yield raw
-        finally:
-            if raw.is_valid:  # (a lost connection is given up already)
-                try:
-                    dbapi.autocommit = False
-                except Exception:
-                    raw.invalidate()  # never back to the pool in autocommit mode
-    finally:
-        raw.close()
+            dialect.do_ping(raw.dbapi_connection)
+            return True
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, raw.dbapi_connection, None):
+                raise
+            raw.invalidate(exc)
+            raw.close()
+            return False
 
 
 def _wrapped(

@@ -67,14 +67,10 @@ class SQLFeatures:
     stream_cursor: bool = True
     #: Rows per statement / COPY chunk in bulk writes.
     bulk_batch_size: int = 5000
-    #: A single read statement outside ``db.transaction()`` runs in the driver's
-    #: autocommit mode: no ``BEGIN`` before it, no ``ROLLBACK`` after it. Only
-    #: where switching modes costs no round trip (psycopg2's own ``autocommit``
-    #: attribute: a client-side flag, unlike SQLAlchemy's isolation-level reset).
-    read_autocommit: bool = False
-    #: Reads outside ``db.transaction()`` run on a second pool whose connections stay in
-    #: autocommit mode, where the driver cannot switch modes without a round trip and the
-    #: pool's reset would send a ``ROLLBACK`` after every read (PyMySQL).
+    #: Reads outside ``db.transaction()`` run on a pool of their own whose connections
+    #: stay in autocommit mode: no ``BEGIN`` before a read, no ``ROLLBACK`` after it, and
+    #: idle connections are reused without the pool's checkout (see
+    #: :class:`~db_plugins.db.sql.execute.ReadPool`). Off, reads share the writers' pool.
     autocommit_pool: bool = False
     #: Strings may hold NUL (``\x00``) characters (PostgreSQL's text types cannot).
     nul_in_strings: bool = True
@@ -243,6 +239,7 @@ _SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(s
 
 class SQLiteFeatures(SQLFeatures):
     upsert = "on_conflict"
+    autocommit_pool = True
     refused_floats = frozenset({"nan"})
     decimal_digits = 15
     string_lengths = False
@@ -362,7 +359,7 @@ class PostgreSQLFeatures(SQLFeatures):
     upsert = "on_conflict"
     integer_widths = True
     copy_from = True
-    read_autocommit = True
+    autocommit_pool = True
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"

@@ -42,6 +42,10 @@ _PLAIN: dict[str, dict[type, Any]] = {
 }
 
 
+# The parameters of find_one's prepared statements, one per field of the filter.
+_BIND_NAMES = tuple(f"p{i}" for i in range(64))
+
+
 def field_kind(column: sa.Column) -> str:
     """The filter kind (a key of :data:`db_plugins.filters.KINDS`) of a column."""
     try:
@@ -100,6 +104,8 @@ class SQLQuery(BaseQuery[Any, Any]):
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
         self.executor = connection.executor
+        self._columns = None if self._loader is None else sa.select(*self._loader.columns)
+        self._orders: dict[tuple[tuple[str, bool], ...], list[Any]] = {}  # ORDER BY clauses per ordering
         self._checker = bulk.Checker(
             schema,
             self.model_name,
@@ -218,7 +224,13 @@ class SQLQuery(BaseQuery[Any, Any]):
         return self._shaped(sa.select(self.model), where, order, limit, offset)
 
     def _shaped(self, stmt: Any, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int) -> Any:
-        stmt = filtered(stmt, where).order_by(*self.compiler.order(order))
+        key = tuple(order)
+        clauses = self._orders.get(key)
+        if clauses is None:
+            clauses = self.compiler.order(order)
+            if len(self._orders) < 64:
+                self._orders[key] = clauses
+        stmt = filtered(stmt, where).order_by(*clauses)
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
@@ -232,7 +244,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         """A read compiled for the executor: the Core statement over the loader's columns
         (when instances can be built without the ORM) and the ORM one."""
         loader = self._loader
-        core = None if loader is None else self._shaped(sa.select(*loader.columns), where, order, limit, offset)
+        core = None if loader is None else self._shaped(self._columns, where, order, limit, offset)
         return Read(core, lambda: self._select(where, order, limit, offset), loader)
 
     def find_one(self, filter_by: Any = None, order_by: Any = None) -> Any:
@@ -262,10 +274,14 @@ class SQLQuery(BaseQuery[Any, Any]):
                 return None
         fields = tuple(filter_by)
         compiled = self._by_fields.get(fields)
+        if len(fields) > len(_BIND_NAMES):
+            return None
         if compiled is None:
             where = sa.and_(
                 *(
-                    self.compiler.equals(key, self.columns[key], sa.bindparam(f"p{i}", type_=self.columns[key].type))
+                    self.compiler.equals(
+                        key, self.columns[key], sa.bindparam(_BIND_NAMES[i], type_=self.columns[key].type)
+                    )
                     for i, key in enumerate(fields)
                 )
             )
@@ -276,8 +292,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             if len(self._by_fields) < 256:  # field orders a caller may vary: bounded
                 self._by_fields[fields] = compiled
         values = dict(compiled.defaults)
-        for i, value in enumerate(filter_by.values()):
-            values[f"p{i}"] = value
+        values.update(zip(_BIND_NAMES, filter_by.values()))
         return self._loader.many(self.executor.run(compiled, values))
 
     def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
