@@ -20,7 +20,7 @@ class Target:
     """A goal for a result: ``value`` compared with ``limit``; ``what`` says which value."""
 
     limit: float
-    # "ratio" (ours / raw time), "plain" (ours / plain time), "ours" (the value itself,
+    # "ratio" (ours / raw time), "plain" (ours / plain time), "peer" (ours / peer time), "ours" (the value itself,
     # e.g. MB) or "vs:<operation>"
     what: str
 
@@ -29,6 +29,8 @@ class Target:
             return f"time ≤ {self.limit:g}x raw"
         if self.what == "plain":
             return f"time ≤ {self.limit:g}x plain"
+        if self.what == "peer":
+            return f"time ≤ {self.limit:g}x peer"
         if self.what.startswith("vs:"):
             return f"≤ {self.limit:g}x {self.what[3:]}"
         return f"≤ {self.limit:g}"
@@ -37,6 +39,8 @@ class Target:
 #: Every timed result with a plain column gets this target: ours no slower than
 #: what a user would write without us.
 NOT_SLOWER_THAN_PLAIN = Target(1.0, "plain")
+#: And where the peer ran: no slower than the project we replace.
+NOT_SLOWER_THAN_PEER = Target(1.0, "peer")
 
 
 @dataclass
@@ -90,9 +94,10 @@ class Result:
 
     @property
     def targets(self) -> list[Target]:
-        """The operation's own target, then "not slower than plain" where plain was timed."""
+        """The operation's own target, then "not slower than plain" (and the peer) where timed."""
         own = [self.target] if self.target is not None else []
-        return own + ([NOT_SLOWER_THAN_PLAIN] if self.plain_ratio is not None else [])
+        own += [NOT_SLOWER_THAN_PLAIN] if self.plain_ratio is not None else []
+        return own + ([NOT_SLOWER_THAN_PEER] if self.peer_ratio is not None else [])
 
     def met(self, target: Target | None = None) -> bool | None:
         """Whether ``target`` (default: the operation's own) is met (``None``: no target or no value)."""
@@ -103,6 +108,8 @@ class Result:
             value = self.ratio
         elif target.what == "plain":
             value = self.plain_ratio
+        elif target.what == "peer":
+            value = None if not self.peer_ratio else 1 / self.peer_ratio
         elif target.what.startswith("vs:"):
             value = self.against
         else:

@@ -11,6 +11,7 @@ Mongo uses pymongo on ready dicts.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -101,12 +102,16 @@ class RawSQL:
     def find_one(self, table: str, key: int) -> Any:
         return self.fetchone(f"{self.select.format(table=table)} WHERE id = {self.placeholder}", (key,))
 
-    def page(self, table: str, offset: int, limit: int) -> list[Any]:
-        return self.fetchall(f"{self.select.format(table=table)} ORDER BY id LIMIT {limit} OFFSET {offset}")
+    def page(self, table: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """A page as a user of the bare driver would hand it on: a dict of Python values per row."""
+        return self.dicts(self.fetchall(f"{self.select.format(table=table)} ORDER BY id LIMIT {limit} OFFSET {offset}"))
 
-    def keyset(self, table: str, after: int, limit: int) -> list[Any]:
+    def keyset(self, table: str, after: int, limit: int) -> list[dict[str, Any]]:
         sql = f"{self.select.format(table=table)} WHERE id > {self.placeholder} ORDER BY id LIMIT {limit}"
-        return self.fetchall(sql, (after,))
+        return self.dicts(self.fetchall(sql, (after,)))
+
+    def dicts(self, rows: list[Any]) -> list[dict[str, Any]]:
+        return [dict(zip(COLUMNS, row)) for row in rows]
 
     def count(self, table: str, limit: int | None = None) -> int:
         sql = f"SELECT count(*) FROM {table}" if limit is None else CAPPED.format(table=table, limit=limit)
@@ -201,6 +206,11 @@ class RawSQLite(RawSQL):
     def set_autocommit(self, conn: Any) -> None:
         # sqlite3's default (used for writes) opens a transaction before a write.
         conn.isolation_level = None
+
+    def dicts(self, rows: list[Any]) -> list[dict[str, Any]]:
+        # sqlite3 hands back the stored text of a datetime: the same dicts hold a datetime.
+        parse = dt.datetime.fromisoformat
+        return [{**dict(zip(COLUMNS, row)), "created": parse(row[4])} for row in rows]
 
     def upsert(self, table: str, rows: list[tuple[Any, ...]], mode: str) -> None:
         sql = self.insert_sql.format(table=table)
