@@ -16,6 +16,7 @@ __all__ = [
     "IntegrityError",
     "DuplicateKeyError",
     "NotFoundError",
+    "FieldNotLoaded",
     "ConnectionError",
     "UnsupportedOperation",
     "MigrationError",
@@ -87,6 +88,10 @@ class BulkDuplicateKeyError(BulkWriteError, DuplicateKeyError):
 
 class NotFoundError(DBPluginsError, LookupError):
     """The row an operation refers to does not exist (any more)."""
+
+
+class FieldNotLoaded(DBPluginsError, AttributeError):
+    """A field a read left out (``fields=[...]``) was read from the instance it returned."""
 
 
 class ConnectionError(DBPluginsError, builtins.ConnectionError):  # noqa: A001

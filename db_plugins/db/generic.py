@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..config import resolve_section
-from ..errors import ValidationError
+from ..errors import FilterError, ValidationError
 from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
 from ..values import INT64_MAX, INT64_MIN
@@ -311,15 +311,24 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         """Compile a filter tree to a native condition."""
 
     @abc.abstractmethod
-    def _fetch(self, where: W, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[M]:
-        """Rows matching ``where`` in ``order``."""
+    def _fetch(
+        self,
+        where: W,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> list[M]:
+        """Rows matching ``where`` in ``order`` (holding only ``fields`` when given)."""
 
     @abc.abstractmethod
     def _count(self, where: W, limit: int | None = None) -> int:
         """How many rows match, counting at most ``limit``."""
 
     @abc.abstractmethod
-    def _stream(self, where: W, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[M]:
+    def _stream(
+        self, where: W, order: Sequence[tuple[str, bool]], batch_size: int, fields: tuple[str, ...] | None = None
+    ) -> Iterator[M]:
         """Every matching row, read from a server-side cursor ``batch_size`` at a time."""
 
     @abc.abstractmethod
@@ -402,13 +411,39 @@ class BaseQuery(abc.ABC, Generic[M, W]):
     def _native(self, where: W, order: Sequence[tuple[str, bool]]) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no native statement")
 
-    def find_one(self, filter_by: Any = None, order_by: Any = None) -> M | None:
-        """The first row matching ``filter_by`` in ``order_by`` (default: primary key order), or ``None``."""
-        rows = self._fetch(self.where(filter_by), self.parse_order(order_by), 1)
+    def parse_fields(self, fields: Any, order: Sequence[tuple[str, bool]]) -> tuple[str, ...] | None:
+        """The fields a read with ``fields=[...]`` loads: those named, the key and the
+        ordering's fields (which cursors are made of), in the model's order; ``None``: all."""
+        if fields is None:
+            return None
+        if isinstance(fields, (str, bytes)) or not isinstance(fields, (list, tuple, set, frozenset)):
+            raise FilterError(f"fields: expected a list of field names, got {type(fields).__name__}")
+        if not fields:
+            raise FilterError("fields: name at least one field (or leave fields out to load them all)")
+        for name in fields:
+            if not isinstance(name, str) or name not in self.schema:
+                raise FilterError(f"fields: {name!r} is not a field of {self.model_name}")
+        wanted = {*fields, *self.primary_key, *(field for field, _ in order)}
+        loaded = tuple(name for name in self.schema if name in wanted)
+        return None if len(loaded) == len(self.schema) else loaded
+
+    def find_one(self, filter_by: Any = None, order_by: Any = None, fields: Any = None) -> M | None:
+        """The first row matching ``filter_by`` in ``order_by`` (default: primary key order), or ``None``.
+
+        ``fields=[...]`` loads only those fields and the key; reading another from the
+        instance raises :class:`~db_plugins.FieldNotLoaded`.
+        """
+        order = self.parse_order(order_by)
+        rows = self._fetch(self.where(filter_by), order, 1, fields=self.parse_fields(fields, order))
         return rows[0] if rows else None
 
     def find_all(
-        self, filter_by: Any = None, order_by: Any = None, paginate: bool = True, **paginate_args: Any
+        self,
+        filter_by: Any = None,
+        order_by: Any = None,
+        paginate: bool = True,
+        fields: Any = None,
+        **paginate_args: Any,
     ) -> Pagination[M] | Iterator[M]:
         """A :class:`Pagination`, or with ``paginate=False`` an iterator streaming every match.
 
@@ -416,12 +451,13 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         server-side cursor, so memory stays flat however many rows match.
         """
         if paginate:
-            return self.paginate(filter_by=filter_by, order_by=order_by, **paginate_args)
+            return self.paginate(filter_by=filter_by, order_by=order_by, fields=fields, **paginate_args)
         batch_size = paginate_args.pop("batch_size", DEFAULT_BATCH_SIZE)
         if paginate_args:
             raise TypeError(f"find_all(paginate=False) got unexpected arguments: {', '.join(paginate_args)}")
         _positive_int("batch_size", batch_size)
-        return self._stream(self.where(filter_by), self.parse_order(order_by), batch_size)
+        order = self.parse_order(order_by)
+        return self._stream(self.where(filter_by), order, batch_size, self.parse_fields(fields, order))
 
     def count(self, filter_by: Any = None, max_results: int | None = None) -> int:
         """How many rows match ``filter_by`` (at most ``max_results`` when given)."""
@@ -452,12 +488,14 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         filter_by: Any = None,
         order_by: Any = None,
         after: str | None = None,
+        fields: Any = None,
     ) -> Pagination[M]:
         """One page of matching rows; see :class:`~db_plugins.pagination.Pagination`.
 
         Offset mode takes ``page``; keyset mode takes ``after`` (a
         ``next_cursor`` or ``prev_cursor`` of an earlier page of the same
-        ordering) and costs the same at any depth.
+        ordering) and costs the same at any depth. ``fields=[...]`` loads only
+        those fields, the key and the ordering's fields.
         """
         _positive_int("page", page)
         _positive_int("per_page", per_page)
@@ -465,11 +503,12 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         if page * per_page >= INT64_MAX:
             raise ValueError(f"page: page {page} of {per_page} rows starts beyond the offsets engines accept (2**63)")
         order = self.parse_order(order_by)
+        loaded = self.parse_fields(fields, order)
         fingerprint = order_fingerprint(self.model_name, order)
         cursor = decode_cursor(fingerprint, after, len(order)) if after is not None else None
         base = self.where(filter_by)
         if cursor is None:
-            rows = self._fetch(base, order, per_page + 1, (page - 1) * per_page)
+            rows = self._fetch(base, order, per_page + 1, (page - 1) * per_page, fields=loaded)
             more = len(rows) > per_page
             rows = rows[:per_page]
             has_next, has_prev = more, page > 1
@@ -480,7 +519,7 @@ class BaseQuery(abc.ABC, Generic[M, W]):
                 boundary = self._compile(after_condition(walk, cursor.values))
             except ValueError:
                 raise ValueError("invalid cursor: its values do not fit this model") from None
-            rows = self._fetch(self._and(base, boundary), walk, per_page + 1)
+            rows = self._fetch(self._and(base, boundary), walk, per_page + 1, fields=loaded)
             more = len(rows) > per_page
             rows = rows[:per_page]
             if cursor.forward:
@@ -508,6 +547,7 @@ class BaseQuery(abc.ABC, Generic[M, W]):
                 filter_by=filter_by,
                 order_by=order_by,
                 after=cursor if after is not None else None,
+                fields=fields,
             )
 
         return Pagination(
@@ -523,11 +563,13 @@ class BaseQuery(abc.ABC, Generic[M, W]):
             fetch=fetch,
         )
 
-    def _stream_by_keyset(self, where: W, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[M]:
+    def _stream_by_keyset(
+        self, where: W, order: Sequence[tuple[str, bool]], batch_size: int, fields: tuple[str, ...] | None = None
+    ) -> Iterator[M]:
         """Stream in keyset batches, each read on its own (for engines without usable cursors)."""
         condition = where
         while True:
-            rows = self._fetch(condition, order, batch_size)
+            rows = self._fetch(condition, order, batch_size, fields=fields)
             yield from rows
             if len(rows) < batch_size:
                 return

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from bson import Decimal128, ObjectId
 from pymongo import IndexModel
 
-from ...errors import ConfigError, ValidationError
+from ...errors import ConfigError, FieldNotLoaded, ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
 from ...pagination import register_cursor_type
 from ...values import DatetimeRule, to_double, to_finite_number
@@ -147,6 +147,20 @@ _TYPES[None] = _ANY
 _TYPES[Any] = _ANY
 
 
+# A projected instance's loaded fields, kept in its __dict__ (the dict itself holds the values).
+_LOADED = "_dbp_loaded"
+_ABSENT = object()
+
+
+def _check_loaded(instance: Any, name: str) -> None:
+    """Raise FieldNotLoaded when ``instance`` was read without field ``name``."""
+    loaded = instance.__dict__.get(_LOADED)
+    if loaded is not None and name not in loaded and name in type(instance).__fields__:
+        raise FieldNotLoaded(
+            f"{type(instance).__name__}.{name} was not loaded: the read asked for fields {list(loaded)}"
+        )
+
+
 class Field:
     """A typed field of a :class:`BaseModel`.
 
@@ -192,7 +206,11 @@ class Field:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        return instance.get(self.name)
+        value = instance.get(self.name, _ABSENT)
+        if value is _ABSENT:
+            _check_loaded(instance, self.name)
+            return None
+        return value
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance[self.name] = value
@@ -277,7 +295,9 @@ class BaseModel(dict):
         super().__init__(data)
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names that are not fields: the generated key.
+        # Reached for names that are not fields (the generated key), and for a field
+        # a projection left out (its descriptor raised FieldNotLoaded: raised again here).
+        _check_loaded(self, name)
         if name == ID:
             pk = type(self).__primary_key__
             key = pk if pk is not None else ID
@@ -359,8 +379,15 @@ def to_document(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, 
     }
 
 
-def from_document(model: type[BaseModel], document: Mapping[str, Any]) -> BaseModel:
-    """A ``model`` instance for a stored document (fields the model does not declare are kept)."""
+def from_document(
+    model: type[BaseModel], document: Mapping[str, Any], loaded: tuple[str, ...] | None = None
+) -> BaseModel:
+    """A ``model`` instance for a stored document (fields the model does not declare are kept).
+
+    ``loaded``: the document was read with only these fields; reading another field of the
+    instance raises :class:`~db_plugins.FieldNotLoaded` (an absent field reads as ``None``
+    otherwise, which would pass for a stored null).
+    """
     fields = model.__fields__
     pk = model.__primary_key__
     data = {}
@@ -373,6 +400,8 @@ def from_document(model: type[BaseModel], document: Mapping[str, Any]) -> BaseMo
         data[key] = value
     instance = model.__new__(model)
     dict.update(instance, data)
+    if loaded is not None:
+        instance.__dict__[_LOADED] = loaded
     return instance
 
 

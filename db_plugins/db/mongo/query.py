@@ -120,24 +120,46 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                         pinned.add(key)
         return any(keys <= pinned for keys in self._unique)
 
-    def _fetch(self, where: dict, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list:
+    def _projection(self, fields: tuple[str, ...] | None) -> dict[str, Any]:
+        """``find``'s options for a read of ``fields`` only (none: every field)."""
+        if fields is None:
+            return {}
+        stored = self.compiler.stored
+        return {"projection": {stored(name): True for name in fields}}
+
+    def _fetch(
+        self,
+        where: dict,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> list:
+        options = self._projection(fields)
         with self.connection.guard():
-            return [self._instance(d) for d in self._find(where, order, skip=offset, limit=limit or 0)]
+            documents = self._find(where, order, skip=offset, limit=limit or 0, **options)
+            if fields is None:
+                return [self._instance(d) for d in documents]
+            return [from_document(self.model, d, fields) for d in documents]
 
     def _count(self, where: dict, limit: int | None = None) -> int:
         options = {"limit": limit} if limit else {}
         with self.connection.guard():
             return self.collection.count_documents(where, **options, **self.connection.session_args())
 
-    def _stream(self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[BaseModel]:
+    def _stream(
+        self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int, fields: tuple[str, ...] | None = None
+    ) -> Iterator[BaseModel]:
         connection = self.connection
+        options = self._projection(fields)
+        model = self.model
 
         def rows() -> Iterator[BaseModel]:
             with connection.guard():
-                cursor = self._find(where, order, batch_size=batch_size)
+                cursor = self._find(where, order, batch_size=batch_size, **options)
                 try:
                     for document in cursor:
-                        yield self._instance(document)
+                        yield from_document(model, document, fields)
                 finally:
                     cursor.close()
 

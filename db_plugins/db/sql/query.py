@@ -106,6 +106,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         self.executor = connection.executor
         self._columns = None if self._loader is None else sa.select(*self._loader.columns)
         self._orders: dict[tuple[tuple[str, bool], ...], list[Any]] = {}  # ORDER BY clauses per ordering
+        self._projections: dict[tuple[str, ...], Any] = {}  # loaders per fields=[...]
         self._checker = bulk.Checker(
             schema,
             self.model_name,
@@ -219,9 +220,19 @@ class SQLQuery(BaseQuery[Any, Any]):
 
     # -- reads ----------------------------------------------------------------------
 
-    def _select(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Any:
-        """The ORM statement of a read: instances of the mapped class."""
-        return self._shaped(sa.select(self.model), where, order, limit, offset)
+    def _select(
+        self,
+        where: Any,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> Any:
+        """The ORM statement of a read: instances of the mapped class (``fields`` loaded only)."""
+        stmt = sa.select(self.model)
+        if fields is not None:
+            stmt = stmt.options(orm.load_only(*(self.mapper.attrs[name].class_attribute for name in fields)))
+        return self._shaped(stmt, where, order, limit, offset)
 
     def _shaped(self, stmt: Any, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int) -> Any:
         key = tuple(order)
@@ -240,19 +251,42 @@ class SQLQuery(BaseQuery[Any, Any]):
     def _native(self, where: Any, order: Sequence[tuple[str, bool]]) -> Any:
         return self._select(where, order, None)
 
-    def _read(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> Read:
+    def _read(
+        self,
+        where: Any,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> Read:
         """A read compiled for the executor: the Core statement over the loader's columns
         (when instances can be built without the ORM) and the ORM one."""
-        loader = self._loader
-        core = None if loader is None else self._shaped(self._columns, where, order, limit, offset)
-        return Read(core, lambda: self._select(where, order, limit, offset), loader)
+        loader = self._loader if fields is None else self._projected(fields)
+        core = None
+        if loader is not None:
+            columns = self._columns if fields is None else sa.select(*loader.columns)
+            core = self._shaped(columns, where, order, limit, offset)
+        return Read(core, lambda: self._select(where, order, limit, offset, fields), loader)
 
-    def find_one(self, filter_by: Any = None, order_by: Any = None) -> Any:
-        if order_by is None:
+    def _projected(self, fields: tuple[str, ...]) -> sessionless.InstanceLoader | None:
+        """The loader of instances holding ``fields`` only (the others raise FieldNotLoaded)."""
+        if self._loader is None:
+            return None
+        loader = self._projections.get(fields)
+        if loader is None:
+            loader = sessionless.InstanceLoader(
+                self.mapper, {name: self.columns[name] for name in fields}, unloaded=self.columns.keys() - set(fields)
+            )
+            if len(self._projections) < 64:
+                self._projections[fields] = loader
+        return loader
+
+    def find_one(self, filter_by: Any = None, order_by: Any = None, fields: Any = None) -> Any:
+        if order_by is None and fields is None:
             found = self._fetch_equal(filter_by)
             if found is not None:
                 return found[0] if found else None
-        return super().find_one(filter_by, order_by)
+        return super().find_one(filter_by, order_by, fields)
 
     def _fetch_equal(self, filter_by: Any) -> list[Any] | None:
         """The first row (in key order) whose fields equal ``filter_by``'s values, or ``None``
@@ -295,8 +329,15 @@ class SQLQuery(BaseQuery[Any, Any]):
         values.update(zip(_BIND_NAMES, filter_by.values()))
         return self._loader.many(self.executor.run(compiled, values))
 
-    def _fetch(self, where: Any, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list[Any]:
-        return self.executor.fetch(self._read(where, order, limit, offset))
+    def _fetch(
+        self,
+        where: Any,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> list[Any]:
+        return self.executor.fetch(self._read(where, order, limit, offset, fields))
 
     def _count(self, where: Any, limit: int | None = None) -> int:
         if limit is None:
@@ -306,10 +347,12 @@ class SQLQuery(BaseQuery[Any, Any]):
             stmt = sa.select(sa.func.count()).select_from(inner.subquery())
         return int(self.executor.scalar(stmt))
 
-    def _stream(self, where: Any, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[Any]:
+    def _stream(
+        self, where: Any, order: Sequence[tuple[str, bool]], batch_size: int, fields: tuple[str, ...] | None = None
+    ) -> Iterator[Any]:
         if not self.features.stream_cursor:
-            return self._stream_by_keyset(where, order, batch_size)
-        return self.executor.stream(self._read(where, order, None), batch_size)
+            return self._stream_by_keyset(where, order, batch_size, fields)
+        return self.executor.stream(self._read(where, order, None, 0, fields), batch_size)
 
     # -- writes -----------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.orm.base import PASSIVE_NO_RESULT, PassiveFlag
+
+from ...errors import FieldNotLoaded
 
 __all__ = ["InstanceLoader"]
 
@@ -23,11 +26,24 @@ __all__ = ["InstanceLoader"]
 _LAZY = frozenset({"select", "raise", "raise_on_sql", "noload", "write_only", "dynamic"})
 
 
+def _not_loaded(model: str, key: str, loaded: Sequence[str]) -> Any:
+    def load(state: Any, passive: Any) -> Any:
+        if not passive & PassiveFlag.SQL_OK:  # the ORM only looking (history, flush): nothing to give
+            return PASSIVE_NO_RESULT
+        raise FieldNotLoaded(f"{model}.{key} was not loaded: the read asked for fields {list(loaded)}")
+
+    return load
+
+
 class InstanceLoader:
     """Detached instances of one plain mapped class from rows of ``select(*columns)``."""
 
-    def __init__(self, mapper: orm.Mapper, columns: dict[str, sa.Column]) -> None:
+    def __init__(self, mapper: orm.Mapper, columns: dict[str, sa.Column], unloaded: Iterable[str] = ()) -> None:
         self.keys = list(columns)
+        # Fields a projection left out: reading one raises FieldNotLoaded (a loader callable
+        # per field; without one, a detached instance raises SQLAlchemy's DetachedInstanceError).
+        name = mapper.class_.__name__
+        self._unloaded = {key: _not_loaded(name, key, self.keys) for key in sorted(unloaded)}
         self.columns = list(columns.values())
         self._manager = mapper.class_manager
         self._dict_of = mapper.class_manager.dict_getter()
@@ -70,6 +86,7 @@ class InstanceLoader:
         keys = self.keys
         identity = self._identity
         pk0 = self._pk0
+        unloaded = self._unloaded
         built = []
         append = built.append
         for row in rows:
@@ -80,5 +97,7 @@ class InstanceLoader:
             # What closing the loading session leaves: an identity key, no session
             # (what orm.make_transient_to_detached sets, at a fraction of its cost).
             state.key = (cls, (row[pk0],) if identity is None else identity(row), None)
+            if unloaded:
+                state.callables = dict(unloaded)  # (the ORM removes a field's entry once it is set)
             append(instance)
         return built
