@@ -1,4 +1,4 @@
-"""Bulk writes on SQL engines: the fastest correct path the dialect's features allow.
+"""Bulk writes on SQL engines: the fastest correct path the dialect allows.
 
 ``bulk_insert`` reads its rows in batches of ``features.bulk_batch_size`` and,
 for each batch:
@@ -12,22 +12,19 @@ for each batch:
    path instead of a function call per value -- the same checks, the same
    messages as the one-row methods. Every group of the batch is checked before
    any of it is sent;
-3. sends each group by the fastest path the features allow:
+3. sends each group by the fastest path the dialect has:
 
-   * ``"ignore"``/``"update"`` where the dialect's upsert statement would decide
-     by another key than the conflict key (MySQL's fire on any unique key): the
+   * ``"ignore"``/``"update"`` where the dialect has no upsert statement, or one
+     that would decide by another key than the conflict key
+     (``features.upsert_any_unique_key``: MySQL's fire on any unique key): the
      stored conflict keys are read first, the new rows inserted by the paths
      below and the others updated by their conflict key;
-   * ``features.copy_from`` (PostgreSQL): ``COPY ... FROM STDIN`` in CSV through
-     the driver; for ``"ignore"``/``"update"`` into a temporary table, then one
-     ``INSERT ... SELECT ... ON CONFLICT``;
-   * ``features.bulk_executemany == "driver"`` (SQLite): the driver's own
-     ``executemany`` with positional tuples (one prepared statement, stepped per row);
-   * ``"multirow"`` (MariaDB/MySQL through PyMySQL): multi-row
-     ``INSERT ... VALUES (...), (...)`` statements of about 1 MB rendered with
-     the driver's own escaping (what PyMySQL's ``executemany`` does), one at a
-     time so that ``INSERT IGNORE`` warnings can be read after each;
-   * otherwise SQLAlchemy's executemany (``insertmanyvalues``).
+   * the dialect's own fast path, ``ops.fast_insert`` (db_plugins.db.sql.dialects:
+     ``COPY`` on PostgreSQL, the driver's ``executemany`` on SQLite, multi-row
+     ``INSERT`` statements rendered with PyMySQL's escaping on MariaDB), which
+     may decline a group;
+   * otherwise SQLAlchemy's executemany (``insertmanyvalues``) of the dialect's
+     INSERT or upsert statement.
 
    Values reach the fast paths through the same SQLAlchemy bind processors and
    Python-side column defaults as SQLAlchemy's own path, so the rows stored are
@@ -43,16 +40,12 @@ batch leaves nothing written.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import decimal
 import functools
 import gc
-import io
 import itertools
 import math
-import re
-import secrets
 import uuid
 import weakref
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
@@ -62,23 +55,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from ... import values as value_rules
-from ...errors import IntegrityError, ValidationError
+from ...errors import ValidationError
 from ...filters import KINDS, FieldInfo, check_integer, refused
 from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN, DatetimeRule
 from ..generic import batched, document_problem, resolve_conflict_on
-from .features import SQLFeatures
+from .dialects.base import SQLFeatures, SQLOperations
 
 __all__ = ["batched", "Checker", "RowWriter", "update_rows"]
 
 UPDATE_BATCH = 500
-# MySQL warning codes that INSERT IGNORE may raise for the rows it skips.
-_DUPLICATE_WARNINGS = {1062, 1586}
-# Multi-row statements are cut at about this many characters (PyMySQL's own
-# executemany cuts at 1,024,000 bytes; MariaDB's max_allowed_packet is 16 MiB).
-MULTIROW_CHARS = 1_000_000
-_NO_PARAMETERS = {"no_parameters": True}
-# psycopg2 reads the COPY buffer in chunks of this many characters.
-COPY_CHUNK = 1 << 18
 
 _NONE = type(None)
 
@@ -387,112 +372,13 @@ def _string_problem(
     return None
 
 
-class _Null:
-    """Written by :mod:`csv` as an unquoted empty field: NULL in PostgreSQL's CSV ``COPY``.
-
-    Every string is quoted (``QUOTE_NONNUMERIC``), so ``""`` stays the empty
-    string; a "number" is written unquoted by ``str()``, which is empty here.
-    """
-
-    __slots__ = ()
-
-    def __float__(self) -> float:  # makes csv treat it as a number: never quoted
-        return 0.0
-
-    def __str__(self) -> str:
-        return ""
-
-    def __repr__(self) -> str:
-        return "NULL"
-
-
-NULL = _Null()
-
-
-def _bytea(value: Any) -> Any:
-    return value if value is None else "\\x" + bytes(value).hex()
-
-
-def _naive(value: Any) -> bool:
-    return value is None or value.tzinfo is None
-
-
-def _finite(value: Any) -> bool:
-    return not isinstance(value, decimal.Decimal) or value.is_finite()
-
-
-class _CopyColumn:
-    """How one column's processed values become CSV for ``COPY``, when they can exactly.
-
-    A string goes to the column type's input function, as psycopg2's quoted
-    literal does; other types only to the families where their text form means
-    the same as psycopg2's literal.
-    """
-
-    __slots__ = ("accept", "allowed", "transform")
-
-    def __init__(self, column: sa.Column, dialect: sa.engine.Dialect) -> None:
-        base = column.type
-        while isinstance(base, sa.types.TypeDecorator):
-            base = base.impl_instance
-        allowed: set[type] = {str, _NONE}
-        self.transform: Callable[[Any], Any] | None = None
-        self.accept: Callable[[Any], bool] | None = None
-        if isinstance(base, sa.Boolean):
-            allowed.add(bool)
-        elif isinstance(base, sa.Integer):
-            allowed.add(int)  # a float would round in an INSERT but fail in COPY
-        elif isinstance(base, (sa.Numeric, sa.Float)):  # unrelated classes since SQLAlchemy 2.1
-            allowed.update((int, float, decimal.Decimal))
-            self.accept = _finite
-        elif isinstance(base, sa.DateTime):
-            allowed.add(dt.datetime)
-            if not base.timezone:
-                # COPY ignores an offset given to a timestamp column. The bind
-                # processor has converted every value to naive UTC; this guards a
-                # column type that did not.
-                self.accept = _naive
-        elif isinstance(base, sa.Date):
-            allowed.add(dt.date)
-        elif isinstance(base, sa.Time):
-            allowed.add(dt.time)
-            self.accept = _naive
-        elif isinstance(base, sa.LargeBinary):
-            allowed.update((bytes, bytearray, memoryview))
-            self.transform = _bytea
-        elif isinstance(base, sa.Uuid):
-            allowed.add(uuid.UUID)
-        self.allowed = frozenset(allowed)
-
-    def encode(self, values: Sequence[Any]) -> Sequence[Any] | None:
-        """``values`` ready for :mod:`csv`, or ``None`` when one of them is not safe to COPY."""
-        types = set(map(type, values))
-        if not types <= self.allowed:
-            return None
-        if self.accept is not None and (types - {str, _NONE}) and not all(map(self.accept, values)):
-            return None
-        if self.transform is not None:
-            values = list(map(self.transform, values))
-        if _NONE in types:
-            values = [NULL if v is None else v for v in values]
-        return values
-
-
-# PyMySQL's own pattern for the VALUES part of an INSERT it can send as multi-row.
-_INSERT_VALUES = re.compile(
-    r"\s*((?:INSERT|REPLACE)\b.+\bVALUES?\s*)"
-    r"(\(\s*(?:%s|%\(.+\)s)\s*(?:,\s*(?:%s|%\(.+\)s)\s*)*\))"
-    r"(\s*(?:ON DUPLICATE.*)?);?\s*\Z",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
 class _Shape:
     """Everything about inserting rows that give one set of fields, in one mode,
     against one conflict key (``target``: the fields deciding "already exists"; cached)."""
 
     def __init__(self, writer: RowWriter, keys: tuple[str, ...], mode: str, target: tuple[str, ...] = ()) -> None:
         self.writer = writer
+        self.table = writer.table
         self.keys = keys
         self.mode = mode
         self.target = target
@@ -516,7 +402,7 @@ class _Shape:
                     continue
                 self._slots.append(fill)
             self.all_columns.append(column)
-        self.processors = [_column_processor(c, writer.features) for c in self.all_columns]
+        self.processors = [_column_processor(c, writer.ops) for c in self.all_columns]
         self.pk = [c.key for c in table.primary_key.columns]
         # The row's values in this shape's order, straight from a dict giving exactly these keys.
         self.getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _getter(list(keys)) if keys else _empty
@@ -529,18 +415,20 @@ class _Shape:
         uuid_key = tuple(writer.checker.kind(k) == "uuid" for k in target)
         self.uuid_key = uuid_key if any(uuid_key) else None
         # The dialect's own upsert statement decides "already exists" by the conflict key
-        # alone -- or, for MySQL's ON DUPLICATE KEY / INSERT IGNORE, which fire on any
-        # unique key, when no other unique key can collide. Otherwise the existing
-        # keys are read first (see RowWriter._write_by_lookup).
-        upsert = writer.features.upsert
-        self.native = mode == "error" or upsert == "on_conflict" or (upsert == "on_duplicate_key" and self._alone())
+        # alone -- or, where it fires on any unique key (MySQL's ON DUPLICATE KEY / INSERT
+        # IGNORE), when no other unique key can collide. Otherwise the existing keys are
+        # read first (see RowWriter._write_by_lookup).
+        features = writer.features
+        self.native = mode == "error" or (
+            features.upsert is not None and (not features.upsert_any_unique_key or self._alone())
+        )
         # A required field these rows lack (refused when the shape is met), and the
         # positions of NOT NULL fields they give (one ``None in column`` test each per batch).
         self.missing = writer.checker.missing(keys)
         self.not_null = frozenset(i for i, k in enumerate(keys) if k in writer.checker.not_null)
-        self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
-        self._multirow: tuple[str, str, str] | None = None
+        #: What the dialect's fast path computes once per shape (its statement, its encoders).
+        self.cache: dict[str, Any] = {}
 
     def _alone(self) -> bool:
         """No unique key but the conflict key can collide: each other one has a column
@@ -559,22 +447,13 @@ class _Shape:
 
     def statement(self, keys: Sequence[str]) -> Any:
         """The SQLAlchemy INSERT for this mode (``keys`` are the columns given)."""
-        features, table, mode = self.writer.features, self.writer.table, self.mode
-        stmt = features.insert(table)
-        if mode == "error":
-            return stmt
+        ops = self.writer.ops
+        if self.mode == "error":
+            return ops.insert(self.table)
         target = self.target_columns
         # An existing row keeps its primary key (as MongoDB's immutable _id does).
         others = [k for k in keys if k not in target and k not in self.pk]
-        if features.upsert == "on_conflict":
-            if mode == "ignore" or not others:
-                return stmt.on_conflict_do_nothing(index_elements=target)
-            return stmt.on_conflict_do_update(index_elements=target, set_={c: stmt.excluded[c] for c in others})
-        if features.upsert == "on_duplicate_key":
-            if mode == "ignore":
-                return stmt.prefix_with("IGNORE")
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or target[:1])})
-        raise AssertionError(f"no {mode!r} statement without an upsert feature")
+        return ops.upsert_statement(self.table, self.mode, target, others)
 
     def driver_sql(self) -> str | None:
         """The positional driver statement for every column (given + defaulted), or ``None``."""
@@ -609,11 +488,6 @@ class _Shape:
         names = [c.key for c in self.columns]
         return [dict(zip(names, row)) for row in zip(*columns)]
 
-    def copy_columns(self) -> list[_CopyColumn]:
-        if self._copy is None:
-            self._copy = [_CopyColumn(c, self.writer.dialect) for c in self.all_columns]
-        return self._copy
-
 
 def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     """A function giving ``n`` values of a Python-side column default, or ``None``."""
@@ -629,14 +503,14 @@ def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     return None
 
 
-def _column_processor(column: sa.Column, features: SQLFeatures) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+def _column_processor(column: sa.Column, ops: SQLOperations) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
     """A function putting a whole column through the column type's bind processor (``None``: nothing to do)."""
-    dialect = features.dialect
+    dialect = ops.dialect
     impl = column.type.dialect_impl(dialect)
     process = impl.bind_processor(dialect)
     if process is None:
         return None
-    faster = features.bulk_processor(impl, process)
+    faster = ops.bulk_processor(impl, process)
     if faster is not None:
         return faster
     if isinstance(impl, sa.Boolean) and not isinstance(impl, sa.types.TypeDecorator):
@@ -657,14 +531,15 @@ class RowWriter:
         table: sa.Table,
         columns: Mapping[str, sa.Column],
         checker: Checker,
-        features: SQLFeatures,
+        ops: SQLOperations,
         unique_keys: Sequence[tuple[str, ...]] = (),
     ) -> None:
         self.table = table
         self.columns = dict(columns)
         self.checker = checker
-        self.features = features
-        self.dialect = features.dialect
+        self.ops = ops
+        self.features = ops.features
+        self.dialect = ops.dialect
         positions = {column.key: i for i, column in enumerate(table.columns)}
         # Canonical field order: the table's column order.
         self._order = {
@@ -837,23 +712,12 @@ class RowWriter:
                     written += self._write(connection, shape, columns, n)
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
-        features = self.features
         if not shape.native:
             return self._write_by_lookup(connection, shape, columns, n)
         if shape.fast and shape.keys:
-            complete = shape.complete(columns, n)
-            if features.copy_from:
-                done = _copy_insert(connection, shape, complete)
-                if done is not None:
-                    return done
-            elif features.bulk_executemany == "driver":
-                sql = shape.driver_sql()
-                if sql is not None:
-                    return _driver_insert(connection, shape, sql, complete, n)
-            elif features.bulk_executemany == "multirow":
-                done = _multirow_insert(connection, shape, complete, n)
-                if done is not None:
-                    return done
+            done = self.ops.fast_insert(connection, shape, shape.complete(columns, n), n)
+            if done is not None:
+                return done
         return _sqlalchemy_insert(connection, shape, shape.params(columns) if shape.keys else [{}] * n)
 
     def _write_by_lookup(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
@@ -982,175 +846,11 @@ def _empty(row: Any) -> tuple[Any, ...]:
 
 def _sqlalchemy_insert(connection: sa.Connection, shape: _Shape, rows: list[dict[str, Any]]) -> int:
     """SQLAlchemy's executemany: the portable path, and the fallback of every fast one."""
-    features, mode = shape.writer.features, shape.mode
-    keys = list(rows[0]) if rows else []
-    if mode == "error":
-        connection.execute(features.insert(shape.writer.table), rows)
-        return len(rows)
-    if features.upsert == "on_conflict":
-        stmt = shape.statement(keys)
-        if mode == "ignore":
-            pk = [shape.writer.table.c[k] for k in shape.pk]
-            if features.returning and pk:
-                return len(connection.execute(stmt.returning(*pk), rows).all())
-            return connection.execute(stmt, rows).rowcount
-        connection.execute(stmt, rows)
-        return len(rows)
-    # on_duplicate_key (a shape without a native statement never gets here: RowWriter._write_by_lookup).
-    if mode == "ignore":
-        return _insert_ignore_mysql(connection, shape.writer.table, rows)
-    connection.execute(shape.statement(keys), rows)
-    return len(rows)
-
-
-def _insert_ignore_mysql(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
-    result = connection.execute(sa.insert(table).prefix_with("IGNORE").values(rows))
-    _check_ignore_warnings(connection)
-    return result.rowcount
-
-
-def _check_ignore_warnings(connection: sa.Connection) -> None:
-    # INSERT IGNORE also downgrades NOT NULL and conversion errors to warnings;
-    # anything but a duplicate key among them makes the whole write fail.
-    for _level, code, message in connection.exec_driver_sql("SHOW WARNINGS").all():
-        if int(code) not in _DUPLICATE_WARNINGS:
-            raise IntegrityError(f"bulk_insert: {message}")
-
-
-def _driver_insert(connection: sa.Connection, shape: _Shape, sql: str, columns: list[Sequence[Any]], n: int) -> int:
-    """The driver's executemany with positional tuples (SQLite)."""
-    result = connection.exec_driver_sql(sql, list(zip(*shape.processed(columns))))
-    if shape.mode == "ignore":
-        return result.rowcount  # summed over the rows; a skipped row changes nothing
-    return n
-
-
-def _multirow_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int | None:
-    """Multi-row INSERT statements rendered with the driver's escaping (PyMySQL), or ``None``."""
-    # PyMySQL's escape() (what its own executemany renders rows with) gives str;
-    # a driver without it, or whose escape() gives bytes, takes SQLAlchemy's path.
-    escape = getattr(connection.connection.driver_connection, "escape", None)
-    parts = _multirow_parts(shape)
-    if parts is None or escape is None or not isinstance(escape(""), str):
-        return None
-    prefix, template, suffix = parts
-    rendered = (template % tuple(map(escape, row)) for row in zip(*shape.processed(columns)))
-    inserted = 0
-    for values in _as_sqlalchemy_error(connection, _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix))):
-        # no_parameters: the rendered values may hold "%", which must not be read as a placeholder.
-        result = connection.exec_driver_sql(prefix + ",".join(values) + suffix, execution_options=_NO_PARAMETERS)
-        if shape.mode == "ignore":
-            _check_ignore_warnings(connection)
-            inserted += result.rowcount
-    return inserted if shape.mode == "ignore" else n
-
-
-def _as_sqlalchemy_error(connection: sa.Connection, items: Iterator[Any]) -> Iterator[Any]:
-    """``items``, with a driver error raised while making them (PyMySQL's ``escape()`` refusing a
-    value) as SQLAlchemy would have wrapped it, so the connection translates it like any other."""
-    dbapi = connection.dialect.loaded_dbapi
-    while True:
-        try:
-            item = next(items)
-        except StopIteration:
-            return
-        except dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-        yield item
-
-
-def _multirow_parts(shape: _Shape) -> tuple[str, str, str] | None:
-    if shape._multirow is None:
-        sql = shape.driver_sql()
-        match = _INSERT_VALUES.match(sql) if sql and shape.writer.dialect.paramstyle in ("format", "pyformat") else None
-        # The statement goes out without parameters: undo the paramstyle's %% escaping.
-        shape._multirow = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
-    return shape._multirow if shape._multirow[1] else None
-
-
-def _cut(parts: Iterable[str], limit: int) -> Iterator[list[str]]:
-    """Consecutive lists of ``parts`` of at most ``limit`` characters (at least one part each)."""
-    chunk: list[str] = []
-    size = 0
-    for part in parts:
-        if chunk and size + len(part) + 1 > limit:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(part)
-        size += len(part) + 1
-    if chunk:
-        yield chunk
-
-
-def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]]) -> int | None:
-    """``COPY`` (PostgreSQL), or ``None`` when a value has no exact CSV form."""
-    encoders = shape.copy_columns()
-    encoded = []
-    for encoder, values in zip(encoders, shape.processed(columns)):
-        ready = encoder.encode(values)
-        if ready is None:
-            return None
-        encoded.append(ready)
-    buffer = _CsvStream(zip(*encoded))
-    preparer = connection.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
-    n = len(encoded[0])
-    table_sql = preparer.format_table(shape.writer.table)
     if shape.mode == "error":
-        _copy(connection, f"COPY {table_sql} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-        return n
-    # COPY cannot skip or update conflicting rows: stage the rows, then one
-    # INSERT ... SELECT ... ON CONFLICT moves them.
-    # The stage table is dropped after use; should a statement fail, the transaction is
-    # aborted (no DROP would run) and its rollback removes the table, as ON COMMIT DROP
-    # would at the commit of a caller's transaction. Either way the real error surfaces.
-    stage = "dbp_stage_" + secrets.token_hex(6)
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA"
-    )
-    _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-    staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
-    keys = [c.key for c in shape.columns]
-    stmt = shape.statement(keys)
-    stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
-    rowcount = connection.execute(stmt).rowcount
-    connection.exec_driver_sql(f"DROP TABLE {stage}")
-    return rowcount if shape.mode == "ignore" else n
-
-
-class _CsvStream:
-    """What ``COPY ... FROM STDIN`` reads: CSV written a slice of rows per ``read``.
-
-    The server parses one slice while this process writes the next (two cores
-    busy, not one after the other): faster than writing all the CSV first.
-    """
-
-    def __init__(self, rows: Iterator[tuple[Any, ...]], rows_per_read: int = 2000) -> None:
-        self._rows = rows
-        self._per_read = rows_per_read
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-
-    def read(self, size: int = -1) -> str:
-        chunk = list(itertools.islice(self._rows, self._per_read))
-        if not chunk:
-            return ""
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerows(chunk)
-        return self._buffer.getvalue()
-
-
-def _copy(connection: sa.Connection, sql: str, buffer: _CsvStream) -> None:
-    """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.copy_expert(sql, buffer, size=COPY_CHUNK)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
+        connection.execute(shape.writer.ops.insert(shape.table), rows)
+        return len(rows)
+    # (A shape without a native statement never gets here: RowWriter._write_by_lookup.)
+    return shape.writer.ops.upsert_rows(connection, shape, rows)
 
 
 # -- bulk_update ---------------------------------------------------------------------

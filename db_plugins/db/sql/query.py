@@ -24,6 +24,7 @@ from ..generic import (
 )
 from . import bulk, datetimes
 from . import rows as sessionless
+from .dialects.base import SQLOperations
 from .filters import SQLCompiler, filtered
 
 __all__ = ["SQLQuery", "field_kind"]
@@ -95,7 +96,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             connection, model, schema, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         )
         self._by_column = {column: key for key, column in self.columns.items()}
-        self.compiler = SQLCompiler(self.columns, schema, connection.features)
+        self.compiler = SQLCompiler(self.columns, schema, connection.ops)
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
         self._checker = bulk.Checker(
@@ -119,7 +120,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             },
             decimal_digits=connection.features.decimal_digits,
             int_ranges={
-                key: connection.features.integer_range(self.columns[key].type)
+                key: connection.ops.integer_range(self.columns[key].type)
                 for key, info in schema.items()
                 if info.kind == "int"
             },
@@ -139,11 +140,16 @@ class SQLQuery(BaseQuery[Any, Any]):
             if fields not in self._conflict_keys and key != frozenset(self.primary_key):
                 self._conflict_keys.append(fields)
 
+    @property
+    def ops(self) -> SQLOperations:
+        """The dialect's operations (the connection's): db_plugins.db.sql.dialects."""
+        return self.connection.ops
+
     # -- schema -------------------------------------------------------------------
 
     def _datetime_rules(self) -> dict[str, Any]:
         """Each datetime field's rule on this engine (UTC, precision, aware reads: db_plugins.values)."""
-        dialect = self.features.dialect
+        dialect = self.ops.dialect
         rules = {}
         for key, column in self.columns.items():
             rule = datetimes.datetime_rule(column.type, dialect) if self.schema[key].kind == "datetime" else None
@@ -390,7 +396,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         check_rows(rows, self.model_name)
         if self._writer is None:
             self._writer = bulk.RowWriter(
-                self.table, self.columns, self._checker, self.features, unique_keys=self._conflict_keys
+                self.table, self.columns, self._checker, self.ops, unique_keys=self._conflict_keys
             )
         writer = self._writer
 
@@ -489,7 +495,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         for _ in range(3):
             try:
                 with connection.guard(), connection._write_engine.connect() as conn:
-                    with self.features.lock(conn, lock_name):
+                    with self.ops.lock(conn, lock_name):
                         with orm.Session(bind=conn, expire_on_commit=False) as session:
                             existing = session.scalars(self._select(where, order, 1)).first()
                             if existing is not None:
