@@ -22,7 +22,7 @@ from ..generic import (
     describe,
     equalities,
 )
-from . import bulk, datetimes
+from . import bulk, checks, datetimes
 from . import rows as sessionless
 from .dialects.base import SQLOperations
 from .filters import SQLCompiler, filtered
@@ -99,7 +99,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         self.compiler = SQLCompiler(self.columns, schema, connection.ops)
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
-        self._checker = bulk.Checker(
+        self._checker = checks.Checker(
             schema,
             self.model_name,
             nul_in_strings=connection.features.nul_in_strings,
@@ -533,7 +533,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
 
 def _null_rules(table: sa.Table, columns: Mapping[str, sa.Column]) -> dict[str, list[str]]:
-    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.bulk.Checker`.
+    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.checks.Checker`.
 
     A NOT NULL column the database fills itself (the autoincrement or identity
     key, a computed column) takes None as "generate it"; any other refuses
