@@ -147,12 +147,12 @@ class SQLConnection(DatabaseConnection):
     def create_db(self) -> None:
         """Create every table of the configured models that does not exist yet."""
         with self.guard():
-            self.metadata.create_all(self.engine)
+            self.ops.schema(self.metadata).create_all(self.engine)
 
     def drop_db(self) -> None:
         """Drop every table of the configured models."""
         with self.guard():
-            self.metadata.drop_all(self.engine)
+            self.ops.schema(self.metadata).drop_all(self.engine)
 
     def _new_query(self, model: Any) -> Any:
         from .query import SQLQuery  # (it imports this module)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .base import SQLFeatures, SQLOperations
+from .duckdb import DuckDBFeatures, DuckDBOperations
 from .mysql import MySQLFeatures, MySQLOperations
 from .postgresql import PostgreSQLFeatures, PostgreSQLOperations
 from .sqlite import SQLiteFeatures, SQLiteOperations
@@ -22,6 +23,7 @@ _BY_NAME: dict[str, tuple[type[SQLFeatures], type[SQLOperations]]] = {
     "postgresql": (PostgreSQLFeatures, PostgreSQLOperations),
     "mysql": (MySQLFeatures, MySQLOperations),
     "mariadb": (MySQLFeatures, MySQLOperations),
+    "duckdb": (DuckDBFeatures, DuckDBOperations),
 }
 
 

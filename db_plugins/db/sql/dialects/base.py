@@ -131,6 +131,11 @@ class SQLFeatures(BaseFeatures):
     #: ``nextval`` default) where SQLAlchemy's DDL would use a ``SERIAL`` type the engine
     #: lacks (DuckDB): ``create_db`` gives such keys one.
     sequence_keys: bool = False
+    #: Nested ``db.transaction()`` blocks run in ``SAVEPOINT``\ s (DuckDB has none).
+    savepoints: bool = True
+    #: One process at a time may open the database (DuckDB locks its file): other
+    #: processes cannot share it, and the threads of this one are all its clients.
+    one_process: bool = False
 
     def __init__(self, dialect: sa.engine.Dialect, url: sa.engine.URL | None = None) -> None:
         self.name = dialect.name
@@ -228,8 +233,24 @@ class SQLOperations:
     def detect(self, connection: sa.engine.Connection) -> None:
         """Refine :attr:`features` from the live server (collations, versions); once, at connect."""
 
-    def prepare_schema(self, metadata: sa.MetaData) -> None:
-        """Adapt ``metadata`` before ``create_db`` creates its tables (see ``features.sequence_keys``)."""
+    def schema(self, metadata: sa.MetaData) -> sa.MetaData:
+        """The tables ``create_db``/``drop_db`` create and drop for the models' ``metadata``: itself,
+        or (``features.sequence_keys``) a copy whose generated integer keys take their
+        values from a sequence. The models' own tables are left as they are."""
+        if not self.features.sequence_keys:
+            return metadata
+        copy = sa.MetaData()
+        for table in metadata.sorted_tables:
+            column = table.autoincrement_column
+            new = table.to_metadata(copy)
+            if column is None or column.default is not None or column.server_default is not None:
+                continue
+            sequence = sa.Sequence(f"{table.name}_{column.name}_seq", metadata=copy, schema=table.schema)
+            key = new.c[column.key]
+            key.autoincrement = False  # not a SERIAL: an integer whose default is the sequence
+            key.server_default = sa.DefaultClause(sequence.next_value())
+            key.server_default._set_parent(key)
+        return copy
 
     @contextlib.contextmanager
     def migrating(self, connection: sa.engine.Connection) -> Iterator[None]:
