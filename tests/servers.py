@@ -22,12 +22,26 @@ import pytest
 SQL_ENGINES = ("sqlite", "postgresql", "mysql")
 MONGO_ENGINES = ("mongodb", "mongomock")
 ENGINES = SQL_ENGINES + MONGO_ENGINES
+#: Engines the contract suite adds on request: DuckDB (``DBP_TEST_DUCKDB=1``, with
+#: ``duckdb-engine`` installed), an SQLAlchemy dialect run through the generic SQL dialect.
+OPTIONAL_SQL_ENGINES = ("duckdb",)
 SERVER_ENGINES = ("postgresql", "mysql", "mongodb")
 ENV = {
     "postgresql": "DBP_TEST_POSTGRES_URL",
     "mysql": "DBP_TEST_MYSQL_URL",
     "mongodb": "DBP_TEST_MONGO_URL",
 }
+
+
+def optional_engines() -> tuple[str, ...]:
+    """The optional engines asked for (``DBP_TEST_DUCKDB=1``); one whose driver is missing fails."""
+    if os.environ.get("DBP_TEST_DUCKDB", "").strip() in ("", "0", "false", "no"):
+        return ()
+    try:
+        import duckdb_engine  # noqa: F401
+    except ImportError:
+        pytest.fail("DBP_TEST_DUCKDB=1 but duckdb-engine is not installed (pip install duckdb-engine)", pytrace=False)
+    return ("duckdb",)
 
 
 def require_servers() -> bool:
@@ -51,6 +65,9 @@ def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
     name = "dbp_t_" + secrets.token_hex(4)
     if engine == "sqlite":
         yield f"sqlite:///{tmp_path / (name + '.db')}"
+        return
+    if engine == "duckdb":
+        yield f"duckdb:///{tmp_path / (name + '.duckdb')}"
         return
     if engine == "mongomock":
         yield f"mongomock://localhost/{name}"

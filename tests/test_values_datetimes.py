@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from db_plugins.db.sql import datetimes
-from db_plugins.db.sql.features import features_for
+from db_plugins.db.sql.dialects import dialect_for
 from db_plugins.values import UTC, DatetimeRule, check_datetime, truncate_datetime, utc_naive
 
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
@@ -60,14 +60,14 @@ def test_rule_values_and_columns():
     ],
 )
 def test_column_precision_is_read_from_the_type(dialect, column_type, digits):
-    features = features_for(dialect())
+    _features, ops = dialect_for(dialect())
 
     class Engine:
         pass
 
     engine = Engine()
     engine.dialect = dialect()
-    datetimes.install(engine, features)
+    datetimes.install(engine, ops)
     rule = datetimes.datetime_rule(column_type, engine.dialect)
     assert rule is not None and rule.digits == digits
     bind = column_type.dialect_impl(engine.dialect).bind_processor(engine.dialect)

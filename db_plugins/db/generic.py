@@ -22,6 +22,7 @@ from ..errors import FilterError, ValidationError
 from ..filters import And, Compare, Node, Schema, after_condition, parse_filter, parse_order
 from ..pagination import Cursor, Pagination, decode_cursor, encode_cursor, order_fingerprint
 from ..values import INT64_MAX, INT64_MIN
+from .base.features import BaseFeatures
 
 __all__ = [
     "DatabaseConnection",
@@ -226,7 +227,7 @@ class DatabaseConnection(abc.ABC):
 
     plugin_name: ClassVar[str] = ""
     #: The engine's capability flags (a plugin's ``features`` object).
-    features: Any
+    features: BaseFeatures
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         self.config: Any = None
@@ -300,7 +301,7 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         self.primary_key = primary_key
 
     @property
-    def features(self) -> Any:
+    def features(self) -> BaseFeatures:
         """The engine's capability flags (the connection's)."""
         return self.connection.features
 

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 import db_plugins
-from tests.servers import ENGINES, SESSION_TZ, SQL_ENGINES, fresh_database, session_time_zone_options
+from tests.servers import (
+    ENGINES,
+    OPTIONAL_SQL_ENGINES,
+    SESSION_TZ,
+    SQL_ENGINES,
+    fresh_database,
+    optional_engines,
+    session_time_zone_options,
+)
 
 
 @dataclass
@@ -23,7 +31,7 @@ class Env:
 
     @property
     def is_sql(self) -> bool:
-        return self.engine in SQL_ENGINES
+        return self.engine in SQL_ENGINES + OPTIONAL_SQL_ENGINES
 
     @property
     def config(self) -> dict[str, Any]:
@@ -49,7 +57,7 @@ class Env:
 
 
 def _models(engine: str) -> Any:
-    if engine in SQL_ENGINES:
+    if engine in SQL_ENGINES + OPTIONAL_SQL_ENGINES:
         from tests.contract import models_sql
 
         return models_sql
@@ -58,7 +66,7 @@ def _models(engine: str) -> Any:
     return models_mongo
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+@pytest.fixture(scope="session", params=ENGINES + optional_engines())
 def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     engine = request.param
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:

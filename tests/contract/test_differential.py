@@ -237,7 +237,7 @@ def _digits(env):
     if not env.is_sql:
         return features.datetime_precision
     column = env.model("Sample").__table__.c.t
-    return features.datetime_digits(column.type.dialect_impl(env.db.engine.dialect))
+    return env.db.ops.datetime_digits(column.type.dialect_impl(env.db.engine.dialect))
 
 
 @budget

@@ -304,7 +304,7 @@ def test_sqlite_switch_to_wal_waits_for_a_locked_new_file(tmp_path: Path) -> Non
     import sqlite3
     import threading
 
-    from db_plugins.db.sql.features import _use_wal
+    from db_plugins.db.sql.dialects.sqlite import use_wal as _use_wal
 
     path = tmp_path / "new.db"
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -553,7 +553,8 @@ def test_server_that_never_answers_fails_within_the_connect_timeout(engine: str)
 def test_default_timeouts(tmp_path: Path) -> None:
     """Without settings of their own, connections still have bounded waits (overridable per section)."""
     from db_plugins.db.mongo.features import MongoFeatures
-    from db_plugins.db.sql.features import MySQLFeatures, PostgreSQLFeatures
+    from db_plugins.db.sql.dialects.mysql import MySQLFeatures
+    from db_plugins.db.sql.dialects.postgresql import PostgreSQLFeatures
 
     assert PostgreSQLFeatures.connect_args["connect_timeout"] == 10
     assert PostgreSQLFeatures.connect_args["keepalives_idle"] <= 60
@@ -568,9 +569,10 @@ def test_default_timeouts(tmp_path: Path) -> None:
             (f"mysql+pymysql://u:p@127.0.0.1:{port}/d", {"read_timeout": 900, "connect_timeout": 10}),
             (f"postgresql://u:p@127.0.0.1:{port}/d", {"connect_timeout": 10, "keepalives": 1}),
         ):
-            from db_plugins.db.sql.features import features_for
+            from db_plugins.db.sql.dialects import dialect_for
 
-            options = features_for(sa.make_url(url).get_dialect()()).engine_options(sa.make_url(url))
+            _features, ops = dialect_for(sa.make_url(url).get_dialect()(), sa.make_url(url))
+            options = ops.engine_options(sa.make_url(url))
             assert expect.items() <= options["connect_args"].items()
     client = db_plugins.connect("mongomock://localhost/x")  # in-process: no sockets, no timeouts to set
     client.close()

@@ -11,11 +11,12 @@ import datetime as _dt
 from typing import Any
 
 from ...values import DATETIME_RANGE
+from ..base.features import BaseFeatures
 
 __all__ = ["MongoFeatures", "MongomockFeatures", "features_for"]
 
 
-class MongoFeatures:
+class MongoFeatures(BaseFeatures):
     """Capabilities of a MongoDB wire-protocol server, refined by :meth:`detect`."""
 
     #: The engine family, as in the test-suite's engine list.

@@ -1,4 +1,4 @@
-"""Bulk writes on SQL engines: the fastest correct path the dialect's features allow.
+"""Bulk writes on SQL engines: the fastest correct path the dialect allows.
 
 ``bulk_insert`` reads its rows in batches of ``features.bulk_batch_size`` and,
 for each batch:
@@ -8,26 +8,23 @@ for each batch:
    one unique key the rows give) for ``"ignore"`` (the first) and ``"update"``
    (the last), and groups the rows by the fields they give;
 2. turns each group into columns and checks them column by column
-   (:class:`Checker`): one ``set(map(type, values))`` per column on the common
+   (:class:`~db_plugins.db.sql.checks.Checker`): one ``set(map(type, values))`` per column on the common
    path instead of a function call per value -- the same checks, the same
    messages as the one-row methods. Every group of the batch is checked before
    any of it is sent;
-3. sends each group by the fastest path the features allow:
+3. sends each group by the fastest path the dialect has:
 
-   * ``"ignore"``/``"update"`` where the dialect's upsert statement would decide
-     by another key than the conflict key (MySQL's fire on any unique key): the
+   * ``"ignore"``/``"update"`` where the dialect has no upsert statement, or one
+     that would decide by another key than the conflict key
+     (``features.upsert_any_unique_key``: MySQL's fire on any unique key): the
      stored conflict keys are read first, the new rows inserted by the paths
      below and the others updated by their conflict key;
-   * ``features.copy_from`` (PostgreSQL): ``COPY ... FROM STDIN`` in CSV through
-     the driver; for ``"ignore"``/``"update"`` into a temporary table, then one
-     ``INSERT ... SELECT ... ON CONFLICT``;
-   * ``features.bulk_executemany == "driver"`` (SQLite): the driver's own
-     ``executemany`` with positional tuples (one prepared statement, stepped per row);
-   * ``"multirow"`` (MariaDB/MySQL through PyMySQL): multi-row
-     ``INSERT ... VALUES (...), (...)`` statements of about 1 MB rendered with
-     the driver's own escaping (what PyMySQL's ``executemany`` does), one at a
-     time so that ``INSERT IGNORE`` warnings can be read after each;
-   * otherwise SQLAlchemy's executemany (``insertmanyvalues``).
+   * the dialect's own fast path, ``ops.fast_insert`` (db_plugins.db.sql.dialects:
+     ``COPY`` on PostgreSQL, the driver's ``executemany`` on SQLite, multi-row
+     ``INSERT`` statements rendered with PyMySQL's escaping on MariaDB), which
+     may decline a group;
+   * otherwise SQLAlchemy's executemany (``insertmanyvalues``) of the dialect's
+     INSERT or upsert statement.
 
    Values reach the fast paths through the same SQLAlchemy bind processors and
    Python-side column defaults as SQLAlchemy's own path, so the rows stored are
@@ -43,448 +40,26 @@ batch leaves nothing written.
 from __future__ import annotations
 
 import contextlib
-import csv
-import datetime as dt
-import decimal
-import functools
 import gc
-import io
 import itertools
-import math
-import re
-import secrets
 import uuid
 import weakref
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
-from ... import values as value_rules
-from ...errors import IntegrityError, ValidationError
-from ...filters import KINDS, FieldInfo, check_integer, refused
-from ...values import EXACT_DOUBLE_INT, INT64_MAX, INT64_MIN, DatetimeRule
-from ..generic import batched, document_problem, resolve_conflict_on
-from .features import SQLFeatures
+from ...errors import ValidationError
+from ..generic import batched, resolve_conflict_on
+from .checks import Checker, NullInColumn
+from .dialects.base import SQLFeatures, SQLOperations
 
-__all__ = ["batched", "Checker", "RowWriter", "update_rows"]
+__all__ = ["batched", "RowWriter", "update_rows"]
 
 UPDATE_BATCH = 500
-# MySQL warning codes that INSERT IGNORE may raise for the rows it skips.
-_DUPLICATE_WARNINGS = {1062, 1586}
-# Multi-row statements are cut at about this many characters (PyMySQL's own
-# executemany cuts at 1,024,000 bytes; MariaDB's max_allowed_packet is 16 MiB).
-MULTIROW_CHARS = 1_000_000
-_NO_PARAMETERS = {"no_parameters": True}
-# psycopg2 reads the COPY buffer in chunks of this many characters.
-COPY_CHUNK = 1 << 18
 
 _NONE = type(None)
-
-# Value types each field kind accepts as they are (a subset of what the kind's
-# check in db_plugins.filters.KINDS accepts, and returned unchanged by it): a
-# column whose set of value types fits is checked without a call per value.
-_NUMBER = frozenset({int, float, decimal.Decimal})
-_FAST_TYPES: dict[str, frozenset[type]] = {
-    "int": frozenset({int}),
-    "float": frozenset({int, float}),  # a Decimal is converted (or refused) by the float check
-    "decimal": _NUMBER,
-    "str": frozenset({str}),
-    "bool": frozenset({bool}),
-    "datetime": frozenset({dt.datetime}),
-    "date": frozenset({dt.date}),
-    "time": frozenset({dt.time}),
-    "bytes": frozenset({bytes, bytearray, memoryview}),
-    "uuid": frozenset({uuid.UUID}),
-}
-
-
-# Writes are stricter than filters where a column cannot hold what a filter may compare it with.
-_WRITE_KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    **KINDS,
-    "int": ("an integer", check_integer),
-    "float": ("a number", value_rules.to_double),
-    "decimal": ("a finite number", value_rules.to_finite_number),
-}
-
-
-class NullInColumn(Exception):
-    """A ``None`` in a NOT NULL column of a batch (:meth:`Checker.column` says which field)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-class Checker:
-    """Field values checked against a model's field kinds, one row or one column at a time.
-
-    Raises :class:`~db_plugins.ValidationError` naming the field; a kind may
-    convert a value (a UUID given as a string), which is then what gets stored.
-    Fields of kind ``"any"`` (types the filter language does not know, such as
-    JSON) are left to SQLAlchemy's own type handling.
-    """
-
-    def __init__(
-        self,
-        schema: Mapping[str, FieldInfo],
-        model_name: str,
-        *,
-        nul_in_strings: bool = True,
-        max_lengths: Mapping[str, int] | None = None,
-        documents: Iterable[str] = (),
-        max_nesting: int = 100,
-        refused_floats: frozenset[str] = frozenset(),
-        decimals: Mapping[str, tuple[int | None, int | None]] | None = None,
-        decimal_digits: int | None = None,
-        int_ranges: Mapping[str, tuple[int, int]] | None = None,
-        datetimes: Mapping[str, DatetimeRule] | None = None,
-        required: Iterable[str] = (),
-        not_null: Iterable[str] = (),
-    ) -> None:
-        self.model_name = model_name
-        #: Datetime fields: each value converted (UTC, the column's precision) as it is stored.
-        self.datetime_rules: dict[str, DatetimeRule] = dict(datetimes or {})
-        self._kinds = {key: info.kind for key, info in schema.items()}
-        # NOT NULL columns the database does not fill (``not_null``), and those of them
-        # without any default (``required``): refused as None / missing before anything is sent.
-        self.required = tuple(required)
-        self.not_null = frozenset(not_null)
-        # None for "any": nothing to check. Otherwise the exact types accepted without a call.
-        self._fast: dict[str, frozenset[type] | None] = {
-            key: None if kind == "any" else _FAST_TYPES.get(kind, frozenset()) | {_NONE}
-            for key, kind in self._kinds.items()
-        }
-        # One-row writes: None for a NOT NULL field goes to value(), which refuses it.
-        self._row_fast = {
-            key: (frozenset() if fast is None else fast - {_NONE}) if key in self.not_null else fast
-            for key, fast in self._fast.items()
-        }
-        # What a value's type does not tell: an int beyond 64 bits (no engine stores
-        # one; drivers fail in their own ways), a NUL where strings cannot hold it,
-        # a string longer than its column where the engine would store it anyway.
-        self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
-        max_lengths = max_lengths or {}
-        for key, kind in self._kinds.items():
-            if kind == "int":
-                low, high = (int_ranges or {}).get(key, (INT64_MIN, INT64_MAX))
-                self._limits[key] = functools.partial(_outside_int64, low=low, high=high)
-            elif kind == "float":
-                self._limits[key] = functools.partial(_float_problem, refused=refused_floats)
-            elif kind == "decimal":
-                precision, scale = (decimals or {}).get(key, (None, None))
-                self._limits[key] = functools.partial(
-                    _decimal_problem, precision=precision, scale=scale, digits=decimal_digits
-                )
-            elif kind == "str":  # lone surrogates on every engine (no driver encodes them)
-                self._limits[key] = functools.partial(
-                    _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
-                )
-        for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
-            self._limits[key] = functools.partial(_document_problem, max_nesting=max_nesting)
-
-    def kind(self, key: str) -> str | None:
-        """The kind of field ``key`` (``None`` if there is no such field)."""
-        return self._kinds.get(key)
-
-    def unknown(self, key: Any, what: str) -> ValidationError:
-        return ValidationError(f"{what}: unknown field {key!r} for {self.model_name}")
-
-    def value(self, key: str, value: Any, what: str) -> Any:
-        """``value`` checked (and possibly converted) for field ``key``, which must exist."""
-        if value is None and key in self.not_null:
-            raise self.null(key, what)
-        fast = self._fast[key]
-        if fast is None or type(value) in fast:
-            return value
-        description, check = _WRITE_KINDS[self._kinds[key]]
-        try:
-            return check(value)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(
-                f"{what}: field {key!r} of {self.model_name} expects {description}, got {refused(value, exc)}"
-            ) from None
-
-    def null_problem(self, key: str) -> str:
-        return f"field {key!r} of {self.model_name} is required (got None)"
-
-    def null(self, key: str, what: str) -> ValidationError:
-        return ValidationError(f"{what}: {self.null_problem(key)}")
-
-    def missing(self, keys: Container[str]) -> str | None:
-        """The first required field not among ``keys``, or ``None``."""
-        return next((key for key in self.required if key not in keys), None)
-
-    def require(self, data: Mapping[str, Any], what: str) -> None:
-        """Refuse a new row lacking a required field or giving None for a NOT NULL one."""
-        key = self.missing(data)
-        if key is not None:
-            raise ValidationError(f"{what}: missing required field {key!r} for {self.model_name}")
-        for key in self.not_null:
-            if key in data and data[key] is None:
-                raise self.null(key, what)
-
-    def row(self, data: Mapping[str, Any], what: str) -> dict[str, Any]:
-        """A new dict of ``data``'s checked values; unknown fields and None for a NOT NULL field are refused."""
-        out = {}
-        fast = self._row_fast
-        limits = self._limits
-        for key, value in data.items():
-            if key not in fast:
-                raise self.unknown(key, what)
-            allowed = fast[key]
-            out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
-            if key in self.datetime_rules:
-                out[key] = self._datetime(key, (out[key],), what)[0]
-            if key in limits:
-                self._limit(key, (out[key],), what)
-                if value == 0 and type(value) is float:
-                    out[key] = 0.0  # -0.0: see db_plugins.values.to_double
-        return out
-
-    def column(self, key: str, values: Sequence[Any], what: str, not_null: bool = False) -> Sequence[Any]:
-        """``values`` of field ``key`` checked: returned as they are on the common path.
-
-        One ``set(map(type, values))`` serves every test of the column; with
-        ``not_null``, a ``None`` among them raises :class:`NullInColumn` (the
-        caller knows which row that is).
-        """
-        fast = self._fast[key]
-        types = set(map(type, values))
-        if not_null and _NONE in types:
-            raise NullInColumn(key)
-        if fast is not None and not types <= fast:
-            values = [v if type(v) in fast else self.value(key, v, what) for v in values]
-            types = set(map(type, values))
-        if key in self.datetime_rules:
-            values = self._datetime(key, values, what)
-        if key in self._limits:
-            self._limit(key, values, what, types)
-            if float in types and 0.0 in values and self._kinds[key] == "float":  # -0.0 == 0.0: one pass in C
-                values = [0.0 if v == 0 and type(v) is float else v for v in values]
-        return values
-
-    def _datetime(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
-        try:
-            return self.datetime_rules[key].column(values)
-        except ValueError as exc:
-            raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {exc}") from None
-
-    def _limit(self, key: str, values: Sequence[Any], what: str, types: set[type] | None = None) -> None:
-        problem = self._limits[key](values, types=types)
-        if problem:
-            raise ValidationError(f"{what}: field {key!r} of {self.model_name}: {problem}")
-
-    def keys(self, keys: Iterable[Any], what: str) -> None:
-        """Refuse any key that is not a field."""
-        for key in keys:
-            if key not in self._fast:
-                raise self.unknown(key, what)
-
-
-def _only(values: Sequence[Any], kind: type, types: set[type] | None = None) -> Sequence[Any]:
-    """The values of type ``kind`` among ``values`` (whose set of types is ``types``, when known),
-    without a Python loop when that is all of them."""
-    if types is None:
-        types = set(map(type, values))
-    if kind not in types:
-        return ()
-    return values if len(types) == 1 else [v for v in values if type(v) is kind]
-
-
-def _outside_int64(
-    values: Sequence[Any], low: int = INT64_MIN, high: int = INT64_MAX, types: set[type] | None = None
-) -> str | None:
-    """Why an int among ``values`` cannot be stored in ``low .. high``, or ``None`` (min/max: one pass in C)."""
-    ints = _only(values, int, types)
-    if ints and (min(ints) < low or max(ints) > high):
-        bad = next(v for v in ints if not low <= v <= high)
-        shown = repr(bad) if len(repr(bad)) <= 30 else repr(bad)[:27] + "..."
-        if (low, high) == (INT64_MIN, INT64_MAX):
-            return f"the integer {shown} is outside the 64-bit range ({INT64_MIN} .. {INT64_MAX})"
-        return f"the integer {shown} is outside the column's range ({low} .. {high})"
-    return None
-
-
-def _float_problem(values: Sequence[Any], refused: frozenset[str], types: set[type] | None = None) -> str | None:
-    """An int no double equals (past 2**53), or a float the engine cannot store
-    (``refused``: ``"nan"``, ``"inf"``)."""
-    ints = _only(values, int, types)
-    if ints and (min(ints) < -EXACT_DOUBLE_INT or max(ints) > EXACT_DOUBLE_INT):
-        for v in ints:
-            try:
-                value_rules.to_double(v)
-            except ValueError as exc:
-                return f"the integer {exc.args[0]}"
-    if not refused:
-        return None
-    floats = _only(values, float, types)
-    for name, test in (("nan", math.isnan), ("inf", math.isinf)):
-        if name in refused and floats and any(map(test, floats)):
-            return f"{name} cannot be stored in this database"
-    return None
-
-
-def _decimal_problem(
-    values: Sequence[Any],
-    precision: int | None,
-    scale: int | None,
-    digits: int | None,
-    types: set[type] | None = None,
-) -> str | None:
-    """Why a number among ``values`` cannot be stored exactly in a decimal column, or ``None``.
-
-    No engine's DECIMAL holds NaN or an infinity (MariaDB's and SQLite's have
-    none); a ``NUMERIC(precision, scale)`` column would round a finer fraction
-    and refuse a longer whole part; ``digits`` is the most significant digits
-    the engine keeps whatever the column says (SQLite stores a double: 15).
-    """
-    for kind in (decimal.Decimal, float):
-        if not all(map(value_rules.is_finite, _only(values, kind, types))):
-            return "a NaN or an infinity cannot be stored in a decimal field"
-    if precision is None and scale is None and digits is None:
-        return None
-    for value in values:
-        if value is None:
-            continue
-        problem = value_rules.decimal_problem(value, precision, scale, digits)
-        if problem:
-            return problem
-    return None
-
-
-def _document_problem(values: Sequence[Any], max_nesting: int, types: set[type] | None = None) -> str | None:
-    """Why a JSON document among ``values`` cannot be stored, or ``None`` (JSON has no NaN)."""
-    for value in values:
-        if isinstance(value, (dict, list, float)):
-            problem = document_problem(value, finite=True, max_nesting=max_nesting)
-            if problem:
-                return problem
-    return None
-
-
-def _string_problem(
-    values: Sequence[Any], nul: bool, max_length: int | None, types: set[type] | None = None
-) -> str | None:
-    """Why a string among ``values`` cannot be stored (a lone surrogate, a NUL where ``nul``
-    is false, more than ``max_length`` characters), or ``None``."""
-    strings = _only(values, str, types)
-    if not strings:
-        return None
-    joined = "".join(strings)
-    if not nul and "\x00" in joined:  # one search in C over the whole column
-        return "the string holds a NUL (\\x00) character, which this database cannot store in text"
-    if not joined.isascii():  # (O(1) in CPython)
-        try:
-            joined.encode("utf-8")
-        except UnicodeEncodeError:
-            return "the string is not valid Unicode (it holds a lone surrogate)"
-    if max_length is not None:
-        longest = max(map(len, strings))
-        if longest > max_length:
-            return f"a string of {longest} characters is too long for the column (at most {max_length})"
-    return None
-
-
-class _Null:
-    """Written by :mod:`csv` as an unquoted empty field: NULL in PostgreSQL's CSV ``COPY``.
-
-    Every string is quoted (``QUOTE_NONNUMERIC``), so ``""`` stays the empty
-    string; a "number" is written unquoted by ``str()``, which is empty here.
-    """
-
-    __slots__ = ()
-
-    def __float__(self) -> float:  # makes csv treat it as a number: never quoted
-        return 0.0
-
-    def __str__(self) -> str:
-        return ""
-
-    def __repr__(self) -> str:
-        return "NULL"
-
-
-NULL = _Null()
-
-
-def _bytea(value: Any) -> Any:
-    return value if value is None else "\\x" + bytes(value).hex()
-
-
-def _naive(value: Any) -> bool:
-    return value is None or value.tzinfo is None
-
-
-def _finite(value: Any) -> bool:
-    return not isinstance(value, decimal.Decimal) or value.is_finite()
-
-
-class _CopyColumn:
-    """How one column's processed values become CSV for ``COPY``, when they can exactly.
-
-    A string goes to the column type's input function, as psycopg2's quoted
-    literal does; other types only to the families where their text form means
-    the same as psycopg2's literal.
-    """
-
-    __slots__ = ("accept", "allowed", "transform")
-
-    def __init__(self, column: sa.Column, dialect: sa.engine.Dialect) -> None:
-        base = column.type
-        while isinstance(base, sa.types.TypeDecorator):
-            base = base.impl_instance
-        allowed: set[type] = {str, _NONE}
-        self.transform: Callable[[Any], Any] | None = None
-        self.accept: Callable[[Any], bool] | None = None
-        if isinstance(base, sa.Boolean):
-            allowed.add(bool)
-        elif isinstance(base, sa.Integer):
-            allowed.add(int)  # a float would round in an INSERT but fail in COPY
-        elif isinstance(base, (sa.Numeric, sa.Float)):  # unrelated classes since SQLAlchemy 2.1
-            allowed.update((int, float, decimal.Decimal))
-            self.accept = _finite
-        elif isinstance(base, sa.DateTime):
-            allowed.add(dt.datetime)
-            if not base.timezone:
-                # COPY ignores an offset given to a timestamp column. The bind
-                # processor has converted every value to naive UTC; this guards a
-                # column type that did not.
-                self.accept = _naive
-        elif isinstance(base, sa.Date):
-            allowed.add(dt.date)
-        elif isinstance(base, sa.Time):
-            allowed.add(dt.time)
-            self.accept = _naive
-        elif isinstance(base, sa.LargeBinary):
-            allowed.update((bytes, bytearray, memoryview))
-            self.transform = _bytea
-        elif isinstance(base, sa.Uuid):
-            allowed.add(uuid.UUID)
-        self.allowed = frozenset(allowed)
-
-    def encode(self, values: Sequence[Any]) -> Sequence[Any] | None:
-        """``values`` ready for :mod:`csv`, or ``None`` when one of them is not safe to COPY."""
-        types = set(map(type, values))
-        if not types <= self.allowed:
-            return None
-        if self.accept is not None and (types - {str, _NONE}) and not all(map(self.accept, values)):
-            return None
-        if self.transform is not None:
-            values = list(map(self.transform, values))
-        if _NONE in types:
-            values = [NULL if v is None else v for v in values]
-        return values
-
-
-# PyMySQL's own pattern for the VALUES part of an INSERT it can send as multi-row.
-_INSERT_VALUES = re.compile(
-    r"\s*((?:INSERT|REPLACE)\b.+\bVALUES?\s*)"
-    r"(\(\s*(?:%s|%\(.+\)s)\s*(?:,\s*(?:%s|%\(.+\)s)\s*)*\))"
-    r"(\s*(?:ON DUPLICATE.*)?);?\s*\Z",
-    re.IGNORECASE | re.DOTALL,
-)
 
 
 class _Shape:
@@ -493,6 +68,7 @@ class _Shape:
 
     def __init__(self, writer: RowWriter, keys: tuple[str, ...], mode: str, target: tuple[str, ...] = ()) -> None:
         self.writer = writer
+        self.table = writer.table
         self.keys = keys
         self.mode = mode
         self.target = target
@@ -516,7 +92,7 @@ class _Shape:
                     continue
                 self._slots.append(fill)
             self.all_columns.append(column)
-        self.processors = [_column_processor(c, writer.features) for c in self.all_columns]
+        self.processors = [_column_processor(c, writer.ops) for c in self.all_columns]
         self.pk = [c.key for c in table.primary_key.columns]
         # The row's values in this shape's order, straight from a dict giving exactly these keys.
         self.getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _getter(list(keys)) if keys else _empty
@@ -529,18 +105,20 @@ class _Shape:
         uuid_key = tuple(writer.checker.kind(k) == "uuid" for k in target)
         self.uuid_key = uuid_key if any(uuid_key) else None
         # The dialect's own upsert statement decides "already exists" by the conflict key
-        # alone -- or, for MySQL's ON DUPLICATE KEY / INSERT IGNORE, which fire on any
-        # unique key, when no other unique key can collide. Otherwise the existing
-        # keys are read first (see RowWriter._write_by_lookup).
-        upsert = writer.features.upsert
-        self.native = mode == "error" or upsert == "on_conflict" or (upsert == "on_duplicate_key" and self._alone())
+        # alone -- or, where it fires on any unique key (MySQL's ON DUPLICATE KEY / INSERT
+        # IGNORE), when no other unique key can collide. Otherwise the existing keys are
+        # read first (see RowWriter._write_by_lookup).
+        features = writer.features
+        self.native = mode == "error" or (
+            features.upsert is not None and (not features.upsert_any_unique_key or self._alone())
+        )
         # A required field these rows lack (refused when the shape is met), and the
         # positions of NOT NULL fields they give (one ``None in column`` test each per batch).
         self.missing = writer.checker.missing(keys)
         self.not_null = frozenset(i for i, k in enumerate(keys) if k in writer.checker.not_null)
-        self._copy: list[_CopyColumn] | None = None
         self._driver_sql: str | None = None
-        self._multirow: tuple[str, str, str] | None = None
+        #: What the dialect's fast path computes once per shape (its statement, its encoders).
+        self.cache: dict[str, Any] = {}
 
     def _alone(self) -> bool:
         """No unique key but the conflict key can collide: each other one has a column
@@ -559,22 +137,13 @@ class _Shape:
 
     def statement(self, keys: Sequence[str]) -> Any:
         """The SQLAlchemy INSERT for this mode (``keys`` are the columns given)."""
-        features, table, mode = self.writer.features, self.writer.table, self.mode
-        stmt = features.insert(table)
-        if mode == "error":
-            return stmt
+        ops = self.writer.ops
+        if self.mode == "error":
+            return ops.insert(self.table)
         target = self.target_columns
         # An existing row keeps its primary key (as MongoDB's immutable _id does).
         others = [k for k in keys if k not in target and k not in self.pk]
-        if features.upsert == "on_conflict":
-            if mode == "ignore" or not others:
-                return stmt.on_conflict_do_nothing(index_elements=target)
-            return stmt.on_conflict_do_update(index_elements=target, set_={c: stmt.excluded[c] for c in others})
-        if features.upsert == "on_duplicate_key":
-            if mode == "ignore":
-                return stmt.prefix_with("IGNORE")
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in (others or target[:1])})
-        raise AssertionError(f"no {mode!r} statement without an upsert feature")
+        return ops.upsert_statement(self.table, self.mode, target, others)
 
     def driver_sql(self) -> str | None:
         """The positional driver statement for every column (given + defaulted), or ``None``."""
@@ -609,11 +178,6 @@ class _Shape:
         names = [c.key for c in self.columns]
         return [dict(zip(names, row)) for row in zip(*columns)]
 
-    def copy_columns(self) -> list[_CopyColumn]:
-        if self._copy is None:
-            self._copy = [_CopyColumn(c, self.writer.dialect) for c in self.all_columns]
-        return self._copy
-
 
 def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     """A function giving ``n`` values of a Python-side column default, or ``None``."""
@@ -629,14 +193,14 @@ def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     return None
 
 
-def _column_processor(column: sa.Column, features: SQLFeatures) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+def _column_processor(column: sa.Column, ops: SQLOperations) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
     """A function putting a whole column through the column type's bind processor (``None``: nothing to do)."""
-    dialect = features.dialect
+    dialect = ops.dialect
     impl = column.type.dialect_impl(dialect)
     process = impl.bind_processor(dialect)
     if process is None:
         return None
-    faster = features.bulk_processor(impl, process)
+    faster = ops.bulk_processor(impl, process)
     if faster is not None:
         return faster
     if isinstance(impl, sa.Boolean) and not isinstance(impl, sa.types.TypeDecorator):
@@ -657,14 +221,15 @@ class RowWriter:
         table: sa.Table,
         columns: Mapping[str, sa.Column],
         checker: Checker,
-        features: SQLFeatures,
+        ops: SQLOperations,
         unique_keys: Sequence[tuple[str, ...]] = (),
     ) -> None:
         self.table = table
         self.columns = dict(columns)
         self.checker = checker
-        self.features = features
-        self.dialect = features.dialect
+        self.ops = ops
+        self.features = ops.features
+        self.dialect = ops.dialect
         positions = {column.key: i for i, column in enumerate(table.columns)}
         # Canonical field order: the table's column order.
         self._order = {
@@ -837,23 +402,12 @@ class RowWriter:
                     written += self._write(connection, shape, columns, n)
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
-        features = self.features
         if not shape.native:
             return self._write_by_lookup(connection, shape, columns, n)
         if shape.fast and shape.keys:
-            complete = shape.complete(columns, n)
-            if features.copy_from:
-                done = _copy_insert(connection, shape, complete)
-                if done is not None:
-                    return done
-            elif features.bulk_executemany == "driver":
-                sql = shape.driver_sql()
-                if sql is not None:
-                    return _driver_insert(connection, shape, sql, complete, n)
-            elif features.bulk_executemany == "multirow":
-                done = _multirow_insert(connection, shape, complete, n)
-                if done is not None:
-                    return done
+            done = self.ops.fast_insert(connection, shape, shape.complete(columns, n), n)
+            if done is not None:
+                return done
         return _sqlalchemy_insert(connection, shape, shape.params(columns) if shape.keys else [{}] * n)
 
     def _write_by_lookup(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
@@ -982,175 +536,11 @@ def _empty(row: Any) -> tuple[Any, ...]:
 
 def _sqlalchemy_insert(connection: sa.Connection, shape: _Shape, rows: list[dict[str, Any]]) -> int:
     """SQLAlchemy's executemany: the portable path, and the fallback of every fast one."""
-    features, mode = shape.writer.features, shape.mode
-    keys = list(rows[0]) if rows else []
-    if mode == "error":
-        connection.execute(features.insert(shape.writer.table), rows)
-        return len(rows)
-    if features.upsert == "on_conflict":
-        stmt = shape.statement(keys)
-        if mode == "ignore":
-            pk = [shape.writer.table.c[k] for k in shape.pk]
-            if features.returning and pk:
-                return len(connection.execute(stmt.returning(*pk), rows).all())
-            return connection.execute(stmt, rows).rowcount
-        connection.execute(stmt, rows)
-        return len(rows)
-    # on_duplicate_key (a shape without a native statement never gets here: RowWriter._write_by_lookup).
-    if mode == "ignore":
-        return _insert_ignore_mysql(connection, shape.writer.table, rows)
-    connection.execute(shape.statement(keys), rows)
-    return len(rows)
-
-
-def _insert_ignore_mysql(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
-    result = connection.execute(sa.insert(table).prefix_with("IGNORE").values(rows))
-    _check_ignore_warnings(connection)
-    return result.rowcount
-
-
-def _check_ignore_warnings(connection: sa.Connection) -> None:
-    # INSERT IGNORE also downgrades NOT NULL and conversion errors to warnings;
-    # anything but a duplicate key among them makes the whole write fail.
-    for _level, code, message in connection.exec_driver_sql("SHOW WARNINGS").all():
-        if int(code) not in _DUPLICATE_WARNINGS:
-            raise IntegrityError(f"bulk_insert: {message}")
-
-
-def _driver_insert(connection: sa.Connection, shape: _Shape, sql: str, columns: list[Sequence[Any]], n: int) -> int:
-    """The driver's executemany with positional tuples (SQLite)."""
-    result = connection.exec_driver_sql(sql, list(zip(*shape.processed(columns))))
-    if shape.mode == "ignore":
-        return result.rowcount  # summed over the rows; a skipped row changes nothing
-    return n
-
-
-def _multirow_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int | None:
-    """Multi-row INSERT statements rendered with the driver's escaping (PyMySQL), or ``None``."""
-    # PyMySQL's escape() (what its own executemany renders rows with) gives str;
-    # a driver without it, or whose escape() gives bytes, takes SQLAlchemy's path.
-    escape = getattr(connection.connection.driver_connection, "escape", None)
-    parts = _multirow_parts(shape)
-    if parts is None or escape is None or not isinstance(escape(""), str):
-        return None
-    prefix, template, suffix = parts
-    rendered = (template % tuple(map(escape, row)) for row in zip(*shape.processed(columns)))
-    inserted = 0
-    for values in _as_sqlalchemy_error(connection, _cut(rendered, MULTIROW_CHARS - len(prefix) - len(suffix))):
-        # no_parameters: the rendered values may hold "%", which must not be read as a placeholder.
-        result = connection.exec_driver_sql(prefix + ",".join(values) + suffix, execution_options=_NO_PARAMETERS)
-        if shape.mode == "ignore":
-            _check_ignore_warnings(connection)
-            inserted += result.rowcount
-    return inserted if shape.mode == "ignore" else n
-
-
-def _as_sqlalchemy_error(connection: sa.Connection, items: Iterator[Any]) -> Iterator[Any]:
-    """``items``, with a driver error raised while making them (PyMySQL's ``escape()`` refusing a
-    value) as SQLAlchemy would have wrapped it, so the connection translates it like any other."""
-    dbapi = connection.dialect.loaded_dbapi
-    while True:
-        try:
-            item = next(items)
-        except StopIteration:
-            return
-        except dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-        yield item
-
-
-def _multirow_parts(shape: _Shape) -> tuple[str, str, str] | None:
-    if shape._multirow is None:
-        sql = shape.driver_sql()
-        match = _INSERT_VALUES.match(sql) if sql and shape.writer.dialect.paramstyle in ("format", "pyformat") else None
-        # The statement goes out without parameters: undo the paramstyle's %% escaping.
-        shape._multirow = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
-    return shape._multirow if shape._multirow[1] else None
-
-
-def _cut(parts: Iterable[str], limit: int) -> Iterator[list[str]]:
-    """Consecutive lists of ``parts`` of at most ``limit`` characters (at least one part each)."""
-    chunk: list[str] = []
-    size = 0
-    for part in parts:
-        if chunk and size + len(part) + 1 > limit:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(part)
-        size += len(part) + 1
-    if chunk:
-        yield chunk
-
-
-def _copy_insert(connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]]) -> int | None:
-    """``COPY`` (PostgreSQL), or ``None`` when a value has no exact CSV form."""
-    encoders = shape.copy_columns()
-    encoded = []
-    for encoder, values in zip(encoders, shape.processed(columns)):
-        ready = encoder.encode(values)
-        if ready is None:
-            return None
-        encoded.append(ready)
-    buffer = _CsvStream(zip(*encoded))
-    preparer = connection.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
-    n = len(encoded[0])
-    table_sql = preparer.format_table(shape.writer.table)
     if shape.mode == "error":
-        _copy(connection, f"COPY {table_sql} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-        return n
-    # COPY cannot skip or update conflicting rows: stage the rows, then one
-    # INSERT ... SELECT ... ON CONFLICT moves them.
-    # The stage table is dropped after use; should a statement fail, the transaction is
-    # aborted (no DROP would run) and its rollback removes the table, as ON COMMIT DROP
-    # would at the commit of a caller's transaction. Either way the real error surfaces.
-    stage = "dbp_stage_" + secrets.token_hex(6)
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA"
-    )
-    _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
-    staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
-    keys = [c.key for c in shape.columns]
-    stmt = shape.statement(keys)
-    stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
-    rowcount = connection.execute(stmt).rowcount
-    connection.exec_driver_sql(f"DROP TABLE {stage}")
-    return rowcount if shape.mode == "ignore" else n
-
-
-class _CsvStream:
-    """What ``COPY ... FROM STDIN`` reads: CSV written a slice of rows per ``read``.
-
-    The server parses one slice while this process writes the next (two cores
-    busy, not one after the other): faster than writing all the CSV first.
-    """
-
-    def __init__(self, rows: Iterator[tuple[Any, ...]], rows_per_read: int = 2000) -> None:
-        self._rows = rows
-        self._per_read = rows_per_read
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-
-    def read(self, size: int = -1) -> str:
-        chunk = list(itertools.islice(self._rows, self._per_read))
-        if not chunk:
-            return ""
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerows(chunk)
-        return self._buffer.getvalue()
-
-
-def _copy(connection: sa.Connection, sql: str, buffer: _CsvStream) -> None:
-    """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
-    dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.copy_expert(sql, buffer, size=COPY_CHUNK)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
+        connection.execute(shape.writer.ops.insert(shape.table), rows)
+        return len(rows)
+    # (A shape without a native statement never gets here: RowWriter._write_by_lookup.)
+    return shape.writer.ops.upsert_rows(connection, shape, rows)
 
 
 # -- bulk_update ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 
 from ...config import SectionConfig, check_section, register_secret, scrub, unknown_key
 from ...errors import ConfigError
+from .dialects import dialect_for
 
 __all__ = ["SQLConfig", "validate_sql_section", "PART_KEYS", "DEFAULT_DRIVERS"]
 
@@ -99,7 +100,7 @@ def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | 
     _check_dialect(f"{where}[{key!r}]", url)
     register_secret(url.password if isinstance(url.password, str) else None)
     base = Path(base_dir).resolve() if base_dir else Path.cwd()
-    url = _anchor_sqlite(url, base)
+    url = _anchored(url, base)
     migrations = Path(values.get("MIGRATIONS_DIR", DEFAULT_MIGRATIONS_DIR))
     return SQLConfig(
         section=name,
@@ -145,11 +146,7 @@ def _check_dialect(where: str, url: URL) -> None:
         raise ConfigError(f"{where}: the driver for {url.drivername!r} is not installed: {exc}{hint}") from exc
 
 
-def _anchor_sqlite(url: URL, base: Path) -> URL:
-    """Relative SQLite paths are relative to the settings file, like MIGRATIONS_DIR."""
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return url
-    if url.database.startswith("file:"):
-        return url
-    path = Path(url.database)
-    return url if path.is_absolute() else url.set(database=str(base / path))
+def _anchored(url: URL, base: Path) -> URL:
+    """Relative database files (SQLite's) are relative to the settings file, like MIGRATIONS_DIR."""
+    _features, ops = dialect_for(url.get_dialect()(), url)
+    return ops.anchored(url, base)

@@ -26,8 +26,9 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
+from .dialects import dialect_for
+from .dialects.base import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLOperations
 from .execute import Executor, ReadPool
-from .features import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLFeatures, features_for
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 
@@ -37,12 +38,12 @@ RETRY_ATTEMPTS = 8
 _SHARED_POOLS = (sa.pool.StaticPool, sa.pool.SingletonThreadPool)
 
 
-def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) -> BaseException:
+def translate_error(exc: BaseException, ops: SQLOperations, masked_url: str) -> BaseException:
     """Map a SQLAlchemy/driver error to a db_plugins error (anything else is returned unchanged)."""
     if isinstance(exc, DBPluginsError) or not isinstance(exc, sa.exc.SQLAlchemyError):
         return exc
     orig = getattr(exc, "orig", None)
-    kind = features.classify(orig) if orig is not None else None
+    kind = ops.classify(orig) if orig is not None else None
     if getattr(exc, "connection_invalidated", False) or isinstance(exc, sa.exc.DisconnectionError):
         kind = CONNECTION
     detail = scrub(
@@ -57,7 +58,7 @@ def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) 
     if kind == CONNECTION:
         return ConnectionError(f"cannot use database {masked_url}: {detail}")
     if kind == UNSUPPORTED:
-        return UnsupportedOperation(f"{features.name} cannot run this statement: {detail}")
+        return UnsupportedOperation(f"{ops.features.name} cannot run this statement: {detail}")
     if kind == INVALID or isinstance(exc, sa.exc.DataError):
         # A value the column cannot hold (too long, out of range, malformed): the
         # caller's input, not the server, is at fault.
@@ -66,7 +67,7 @@ def translate_error(exc: BaseException, features: SQLFeatures, masked_url: str) 
         # A parameter a bind processor could not convert, before anything was sent.
         return ValidationError(f"invalid value: {detail}")
     # Whatever else the server or the driver raised (a fault, a resource exhausted): still ours.
-    return DatabaseError(f"{features.name}: {detail}")
+    return DatabaseError(f"{ops.features.name}: {detail}")
 
 
 class SQLConnection(DatabaseConnection):
@@ -90,8 +91,9 @@ class SQLConnection(DatabaseConnection):
     ) -> None:
         url = config.sa_url
         assert url is not None
-        self.features: SQLFeatures = features_for(url.get_dialect()())
-        options = self.features.engine_options(url)
+        #: The dialect's flags (data) and its operations (behaviour): db_plugins.db.sql.dialects.
+        self.features, self.ops = dialect_for(url.get_dialect()(), url)
+        options = self.ops.engine_options(url)
         user = dict(config.engine_options)
         options["connect_args"].update(user.pop("connect_args", {}) or {})
         options.update(user)
@@ -100,9 +102,9 @@ class SQLConnection(DatabaseConnection):
             self.engine = sa.create_engine(url, **options)
         except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
             raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
-        self.features.on_engine(self.engine)
-        datetimes.install(self.engine, self.features)
-        self.features.ping_idle_connections(self.engine)
+        self.ops.on_engine(self.engine)
+        datetimes.install(self.engine, self.ops)
+        self.ops.ping_idle_connections(self.engine)
         self._write_engine = self.engine.execution_options(dbp_write=True)
         #: Where reads outside a transaction run (see :mod:`.execute`).
         self.read_engine = self.engine
@@ -111,9 +113,9 @@ class SQLConnection(DatabaseConnection):
             # Nothing to roll back on return: no reset round trip.
             read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
             self.read_engine = sa.create_engine(url, **read_options)
-            self.features.on_engine(self.read_engine)
-            datetimes.install(self.read_engine, self.features)
-            self.features.ping_idle_connections(self.read_engine)
+            self.ops.on_engine(self.read_engine)
+            datetimes.install(self.read_engine, self.ops)
+            self.ops.ping_idle_connections(self.read_engine)
         self.read_pool = ReadPool(self.read_engine, self.features, keep=self.read_engine is not self.engine)
         self.executor = Executor(self)
         session_options = {"expire_on_commit": False, **(session_options or {})}
@@ -132,16 +134,16 @@ class SQLConnection(DatabaseConnection):
         except TypeError as exc:
             raise ConfigError(f"{options_hint}: {_first_line(scrub(exc))}") from None
         except sa.exc.DBAPIError as exc:
-            new = translate_error(exc, self.features, config.masked_url)
+            new = translate_error(exc, self.ops, config.masked_url)
             detail = _first_line(scrub(exc.orig or exc))
             unclassified = type(new) is DatabaseError
-            if unclassified and exc.orig is not None and self.features.classify(exc.orig) == RETRY:
+            if unclassified and exc.orig is not None and self.ops.classify(exc.orig) == RETRY:
                 raise ConnectionError(f"cannot use database {config.masked_url}: {detail}") from exc  # still busy
             if unclassified:  # neither the server nor the credentials: the options (psycopg2's "invalid dsn")
                 raise ConfigError(f"{options_hint}: {detail}") from exc
             raise new from exc
         with self.guard(), first as connection:
-            self.features.detect(connection)
+            self.ops.detect(connection)
 
     # -- models -----------------------------------------------------------------
 
@@ -159,12 +161,12 @@ class SQLConnection(DatabaseConnection):
     def create_db(self) -> None:
         """Create every table of the configured models that does not exist yet."""
         with self.guard():
-            self.metadata.create_all(self.engine)
+            self.ops.schema(self.metadata).create_all(self.engine)
 
     def drop_db(self) -> None:
         """Drop every table of the configured models."""
         with self.guard():
-            self.metadata.drop_all(self.engine)
+            self.ops.schema(self.metadata).drop_all(self.engine)
 
     def _new_query(self, model: Any) -> Any:
         from .query import SQLQuery  # (it imports this module)
@@ -238,14 +240,14 @@ class SQLConnection(DatabaseConnection):
         try:
             yield
         except sa.exc.SQLAlchemyError as exc:
-            new = translate_error(exc, self.features, self.config.masked_url)
+            new = translate_error(exc, self.ops, self.config.masked_url)
             if new is exc:
                 raise
             raise new from exc
 
     def translated(self, exc: sa.exc.SQLAlchemyError) -> BaseException:
         """``exc`` as the db_plugins error :meth:`guard` raises for it."""
-        return translate_error(exc, self.features, self.config.masked_url)
+        return translate_error(exc, self.ops, self.config.masked_url)
 
     def run(self, work: Callable[[orm.Session], T], *, write: bool = True, retry: bool = True) -> T:
         """Run ``work(session)`` in a transaction of its own (or the current :meth:`transaction`).
@@ -267,14 +269,14 @@ class SQLConnection(DatabaseConnection):
             except sa.exc.DBAPIError as exc:
                 _rollback(session)
                 orig = getattr(exc, "orig", None)
-                transient = orig is not None and self.features.classify(orig) == RETRY
+                transient = orig is not None and self.ops.classify(orig) == RETRY
                 if retry and transient and attempt + 1 < RETRY_ATTEMPTS:
                     time.sleep(0.01 * 2**attempt)
                     continue
-                raise translate_error(exc, self.features, self.config.masked_url) from exc
+                raise translate_error(exc, self.ops, self.config.masked_url) from exc
             except sa.exc.SQLAlchemyError as exc:
                 _rollback(session)
-                new = translate_error(exc, self.features, self.config.masked_url)
+                new = translate_error(exc, self.ops, self.config.masked_url)
                 if new is exc:
                     raise
                 raise new from exc

@@ -8,7 +8,7 @@ engine's dialect adapt ``DateTime`` (and its subclasses) to a subclass of the
 dialect's own datetime type whose processors add, around the dialect's:
 
 * binds: an aware value converted to UTC; a naive one taken as UTC; cut to the
-  column's precision (``features.datetime_digits``); for a
+  column's precision (``ops.datetime_digits``); for a
   ``DateTime(timezone=True)`` column sent aware in UTC where the engine stores
   offsets (PostgreSQL: then the session's ``TimeZone`` plays no part), as naive
   UTC elsewhere (SQLite, MariaDB);
@@ -38,8 +38,8 @@ class DbpDateTime(sa.DateTime):
     """Marks the adapted datetime types (see :func:`install`); never used in a model."""
 
     def _rule(self, dialect: Any) -> DatetimeRule:
-        features = dialect.dbp_features
-        return DatetimeRule(features.datetime_digits(self), bool(self.timezone), features.datetime_range)
+        ops = dialect.dbp_ops
+        return DatetimeRule(ops.datetime_digits(self), bool(self.timezone), ops.features.datetime_range)
 
     def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
         process = super().bind_processor(dialect)
@@ -54,7 +54,7 @@ class DbpDateTime(sa.DateTime):
                 return value if process is None else process(value)
 
             return naive
-        keep_offset = dialect.dbp_features.datetime_timezones
+        keep_offset = dialect.dbp_ops.features.datetime_timezones
 
         def aware(value: Any) -> Any:
             if isinstance(value, dt.datetime):
@@ -69,7 +69,7 @@ class DbpDateTime(sa.DateTime):
         process = super().result_processor(dialect, coltype)
         if not self.timezone:
             return process
-        if dialect.dbp_features.datetime_timezones:
+        if dialect.dbp_ops.features.datetime_timezones:
 
             def to_utc(value: Any) -> Any:
                 if process is not None:
@@ -116,12 +116,13 @@ def _adapted(base: type) -> type:
     return cls
 
 
-def install(engine: sa.engine.Engine, features: Any) -> None:
-    """Make ``engine``'s dialect (and the features' own, which ``bulk_insert`` compiles with)
-    bind and read datetimes by the rules of :mod:`db_plugins.values`."""
-    adapted = _adapted(features.datetime_base())
-    for dialect in (engine.dialect, features.dialect):
-        dialect.dbp_features = features
+def install(engine: sa.engine.Engine, ops: Any) -> None:
+    """Make ``engine``'s dialect (and the operations' own, which ``bulk_insert`` compiles with)
+    bind and read datetimes by the rules of :mod:`db_plugins.values` (``ops``: the dialect's
+    operations, db_plugins.db.sql.dialects)."""
+    adapted = _adapted(ops.datetime_base())
+    for dialect in (engine.dialect, ops.dialect):
+        dialect.dbp_ops = ops
         # An instance attribute: only this engine's dialect adapts differently.
         dialect.colspecs = {**dialect.colspecs, sa.DateTime: adapted}
 

@@ -2,7 +2,7 @@
 
 The MongoDB semantics of :mod:`db_plugins.filters` are spelled out here in SQL
 (``$ne`` keeps NULLs, strings compare in code-point order, NULLs sort low);
-what differs between engines comes from the dialect's features.
+what differs between engines comes from the dialect's features (flags) and operations.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from ...errors import FilterError
 from ...filters import And, Compare, FieldInfo, Node, Or, exact_compare, refused_float
-from .features import SQLFeatures
+from .dialects.base import SQLOperations
 
 __all__ = ["SQLCompiler"]
 
@@ -39,10 +39,11 @@ def filtered(statement: Any, where: ColumnElement[bool]) -> Any:
 class SQLCompiler:
     """Compiles filter trees and orderings for one model on one engine."""
 
-    def __init__(self, columns: Mapping[str, ColumnElement], schema: Mapping[str, FieldInfo], features: SQLFeatures):
+    def __init__(self, columns: Mapping[str, ColumnElement], schema: Mapping[str, FieldInfo], ops: SQLOperations):
         self.columns = columns
         self.schema = schema
-        self.features = features
+        self.ops = ops
+        self.features = ops.features
 
     def compile(self, node: Node) -> ColumnElement[bool]:
         if isinstance(node, Compare):
@@ -64,7 +65,7 @@ class SQLCompiler:
         if value is None:
             return column.is_(None)
         if self._is_string(field):
-            return self.features.string_equals(column, value)
+            return self.ops.string_equals(column, value)
         return column == value
 
     def _in(self, field: str, column: ColumnElement, values: Sequence[Any]) -> ColumnElement[bool]:
@@ -72,7 +73,7 @@ class SQLCompiler:
             return sa.false()
         clause = column.in_(values)
         if self._is_string(field) and not self.features.exact_string_equality:
-            clause = sa.and_(clause, self.features.binary_string(column).in_(values))
+            clause = sa.and_(clause, self.ops.binary_string(column).in_(values))
         return clause
 
     def _compare(self, node: Compare) -> ColumnElement[bool]:
@@ -104,7 +105,7 @@ class SQLCompiler:
             if has_null:
                 return sa.and_(column.is_not(None), sa.not_(inside)) if present else column.is_not(None)
             return sa.or_(column.is_(None), sa.not_(inside)) if present else sa.true()
-        target = self.features.binary_string(column) if self._is_string(node.field) else column
+        target = self.ops.binary_string(column) if self._is_string(node.field) else column
         # A bound parameter: SQLAlchemy refuses `column > True` as a literal.
         return _RANGE[op](target, sa.bindparam(None, value, type_=column.type))
 
@@ -122,7 +123,7 @@ class SQLCompiler:
         clauses = []
         for field, descending in order:
             column = self.columns[field]
-            expr = self.features.binary_string(column) if self._is_string(field) else column
+            expr = self.ops.binary_string(column) if self._is_string(field) else column
             clause = expr.desc() if descending else expr.asc()
             # Only where it changes anything: a NULLS clause stops PostgreSQL
             # from reading the order off a plain index.

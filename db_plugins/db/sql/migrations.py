@@ -39,6 +39,7 @@ from ...errors import DBPluginsError, MigrationError
 from ...migrations import LOCK_TIMEOUT, MigrationBackend, Revision, file_lock, summarize
 from .config import SQLConfig
 from .connection import SQLConnection, find_base
+from .dialects import dialect_for
 
 __all__ = ["SQLMigrations", "MigrationEnvironment", "environment", "describe_diff", "SCAFFOLD"]
 
@@ -72,8 +73,10 @@ class MigrationEnvironment:
 
     @property
     def options(self) -> dict[str, Any]:
-        """Keyword arguments for ``context.configure``: type comparison on, batch mode on SQLite."""
-        return {"compare_type": True, "render_as_batch": self.url.get_backend_name() == "sqlite"}
+        """Keyword arguments for ``context.configure``: type comparison on, batch mode where the
+        dialect's ``features.batch_migrations`` says (SQLite)."""
+        features, _ops = dialect_for(self.url.get_dialect()(), self.url)
+        return {"compare_type": True, "render_as_batch": features.batch_migrations}
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -123,45 +126,25 @@ def models_metadata(config: SQLConfig) -> sa.MetaData:
     return base if isinstance(base, sa.MetaData) else base.metadata
 
 
-def _sqlite_file(url: sa.engine.URL) -> str | None:
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    if url.database.startswith("file:") or "mode=memory" in url.database:
-        return None
-    return url.database
-
-
-def _sqlite_foreign_keys(connection: sa.Connection, on: bool) -> None:
-    # Batch migrations rebuild a table by copying it and dropping the original;
-    # with foreign keys enforced, dropping a referenced table fails (Alembic's
-    # batch docs say to switch them off). The PRAGMA is ignored inside a
-    # transaction, so it goes straight to the driver connection, outside one.
-    if connection.in_transaction():
-        connection.rollback()
-    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
-
-
 @contextlib.contextmanager
 def migration_connection(db: SQLConnection, lock: bool = True) -> Iterator[sa.Connection]:
     """A connection to migrate through, holding the database's migration lock (``lock``) for the block.
 
     PostgreSQL takes an advisory lock and MariaDB ``GET_LOCK`` (through the
-    dialect's ``features.lock``); a SQLite file gets a lock file next to it.
+    dialect's ``ops.lock``); a database file (SQLite's) gets a lock file next to it.
     What the block leaves uncommitted is committed when it ends normally.
     """
     url = db.engine.url
-    sqlite_file = _sqlite_file(url)
+    database_file = db.ops.database_file(url)
     with contextlib.ExitStack() as stack:
-        if lock and sqlite_file:
-            stack.enter_context(file_lock(sqlite_file + ".dbp-lock"))
+        if lock and database_file:
+            stack.enter_context(file_lock(database_file + ".dbp-lock"))
         connection = stack.enter_context(db.engine.connect())
-        if url.get_backend_name() == "sqlite":
-            _sqlite_foreign_keys(connection, False)
-            stack.callback(_sqlite_foreign_keys, connection, True)
+        stack.enter_context(db.ops.migrating(connection))
         if lock:
             try:
                 # MariaDB's GET_LOCK names are server-wide: qualify by database.
-                stack.enter_context(db.features.lock(connection, f"dbp-migrate:{url.database}", timeout=LOCK_TIMEOUT))
+                stack.enter_context(db.ops.lock(connection, f"dbp-migrate:{url.database}", timeout=LOCK_TIMEOUT))
             except TimeoutError as exc:
                 raise MigrationError(f"{db.config.section}: {exc} (is another dbp migrate running?)") from None
         yield connection

@@ -22,8 +22,9 @@ from ..generic import (
     describe,
     equalities,
 )
-from . import bulk, datetimes
+from . import bulk, checks, datetimes
 from . import rows as sessionless
+from .dialects.base import SQLOperations
 from .execute import Read
 from .filters import SQLCompiler, filtered
 
@@ -100,14 +101,14 @@ class SQLQuery(BaseQuery[Any, Any]):
             connection, model, schema, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         )
         self._by_column = {column: key for key, column in self.columns.items()}
-        self.compiler = SQLCompiler(self.columns, schema, connection.features)
+        self.compiler = SQLCompiler(self.columns, schema, connection.ops)
         # Plain models are read without an ORM session outside transactions (see rows.py).
         self._loader = sessionless.InstanceLoader.for_mapper(mapper, self.table, self.columns)
         self.executor = connection.executor
         self._columns = None if self._loader is None else sa.select(*self._loader.columns)
         self._orders: dict[tuple[tuple[str, bool], ...], list[Any]] = {}  # ORDER BY clauses per ordering
         self._projections: dict[tuple[str, ...], Any] = {}  # loaders per fields=[...]
-        self._checker = bulk.Checker(
+        self._checker = checks.Checker(
             schema,
             self.model_name,
             nul_in_strings=connection.features.nul_in_strings,
@@ -128,7 +129,7 @@ class SQLQuery(BaseQuery[Any, Any]):
             },
             decimal_digits=connection.features.decimal_digits,
             int_ranges={
-                key: connection.features.integer_range(self.columns[key].type)
+                key: connection.ops.integer_range(self.columns[key].type)
                 for key, info in schema.items()
                 if info.kind == "int"
             },
@@ -148,11 +149,16 @@ class SQLQuery(BaseQuery[Any, Any]):
             if fields not in self._conflict_keys and key != frozenset(self.primary_key):
                 self._conflict_keys.append(fields)
 
+    @property
+    def ops(self) -> SQLOperations:
+        """The dialect's operations (the connection's): db_plugins.db.sql.dialects."""
+        return self.connection.ops
+
     # -- schema -------------------------------------------------------------------
 
     def _datetime_rules(self) -> dict[str, Any]:
         """Each datetime field's rule on this engine (UTC, precision, aware reads: db_plugins.values)."""
-        dialect = self.features.dialect
+        dialect = self.ops.dialect
         rules = {}
         for key, column in self.columns.items():
             rule = datetimes.datetime_rule(column.type, dialect) if self.schema[key].kind == "datetime" else None
@@ -427,7 +433,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         check_rows(rows, self.model_name)
         if self._writer is None:
             self._writer = bulk.RowWriter(
-                self.table, self.columns, self._checker, self.features, unique_keys=self._conflict_keys
+                self.table, self.columns, self._checker, self.ops, unique_keys=self._conflict_keys
             )
         writer = self._writer
 
@@ -529,7 +535,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         for _ in range(3):
             try:
                 with connection.guard(), connection._write_engine.connect() as conn:
-                    with self.features.lock(conn, lock_name):
+                    with self.ops.lock(conn, lock_name):
                         with orm.Session(bind=conn, expire_on_commit=False) as session:
                             existing = session.scalars(self._select(where, order, 1)).first()
                             if existing is not None:
@@ -560,10 +566,10 @@ class SQLQuery(BaseQuery[Any, Any]):
         row = self._checker.row(values, "get_or_create")
         key = next(key for key in self._unique_keys if key <= fields)
         loader = self._loader
+        target = [self.columns[name].name for name in sorted(key)]
         stmt = (
-            features.insert(self.table)
+            self.ops.upsert_statement(self.table, "ignore", target, [])
             .values({self.columns[name]: value for name, value in row.items()})
-            .on_conflict_do_nothing(index_elements=[self.columns[name] for name in sorted(key)])
             .returning(*loader.columns)
         )
         connection = self.connection
@@ -594,7 +600,7 @@ class SQLQuery(BaseQuery[Any, Any]):
 
 
 def _null_rules(table: sa.Table, columns: Mapping[str, sa.Column]) -> dict[str, list[str]]:
-    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.bulk.Checker`.
+    """The ``required`` and ``not_null`` fields of :class:`~db_plugins.db.sql.checks.Checker`.
 
     A NOT NULL column the database fills itself (the autoincrement or identity
     key, a computed column) takes None as "generate it"; any other refuses

@@ -1,0 +1,295 @@
+"""PostgreSQL (psycopg2): ``COPY`` for bulk inserts, advisory locks, ``timestamptz``."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import decimal
+import hashlib
+import io
+import itertools
+import secrets
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from ..datetimes import register_psycopg2_timestamptz
+from .base import (
+    CONNECTION,
+    DUPLICATE,
+    INTEGRITY,
+    RETRY,
+    UNSUPPORTED,
+    InsertShape,
+    OnConflictOperations,
+    released_after,
+)
+from .base import SQLFeatures as _Base
+
+__all__ = ["PostgreSQLFeatures", "PostgreSQLOperations"]
+
+# psycopg2 reads the COPY buffer in chunks of this many characters.
+COPY_CHUNK = 1 << 18
+_NONE = type(None)
+
+
+class PostgreSQLFeatures(_Base):
+    upsert = "on_conflict"
+    integer_widths = True
+    autocommit_pool = True
+    typed_case_values = True
+    nulls_sort_low = False
+    sort_collation = "C"
+    nul_in_strings = False
+    datetime_timezones = True
+    # Each COPY costs round trips of its own; 20,000 rows of CSV are a few MB.
+    bulk_batch_size = 20000
+    # libpq has no read timeout. A server that refuses or does not answer the
+    # connect fails within connect_timeout; a peer that vanishes (host down,
+    # network cut) is noticed by TCP keepalives within about a minute, instead
+    # of the system's default two hours. (A query's own duration is the server's
+    # statement_timeout to bound.)
+    connect_args = {
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
+class PostgreSQLOperations(OnConflictOperations):
+    features: PostgreSQLFeatures
+
+    def insert(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
+
+    def datetime_base(self) -> type:
+        from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+        return TIMESTAMP  # keeps a TIMESTAMP(p) column's precision when a DateTime is adapted
+
+    def datetime_digits(self, type_: sa.types.TypeEngine) -> int:
+        # timestamp(p) keeps p digits (and the server would round the rest: they are cut first).
+        precision = getattr(type_, "precision", None)
+        return 6 if precision is None else min(precision, 6)
+
+    def on_engine(self, engine: sa.engine.Engine) -> None:
+        if engine.dialect.driver == "psycopg2":
+            # Year 1 UTC is in 1 BC in a session time zone west of UTC: psycopg2 alone cannot read it.
+            event.listen(
+                engine, "connect", lambda dbapi_connection, record: register_psycopg2_timestamptz(dbapi_connection)
+            )
+
+    def detect(self, connection: sa.engine.Connection) -> None:
+        row = (
+            connection.exec_driver_sql("SELECT * FROM pg_database WHERE datname = current_database()")
+            .mappings()
+            .first()
+        )
+        provider = (row or {}).get("datlocprovider", "c")
+        collate = str((row or {}).get("datcollate", "")).lower()
+        # A libc C locale already sorts by code point, and leaving COLLATE out
+        # keeps plain indexes usable for ORDER BY and ranges. (An ICU default
+        # never does, whatever datcollate says.)
+        if provider in ("c", b"c") and collate in ("c", "posix", "c.utf-8", "c.utf8"):
+            self.features.sort_collation = None
+
+    @contextlib.contextmanager
+    def lock(self, connection: sa.engine.Connection, name: str, timeout: float = 60) -> Iterator[None]:
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        connection.commit()
+        with released_after(connection, "SELECT pg_advisory_unlock(:k)", {"k": key}):
+            yield
+
+    def classify(self, orig: BaseException) -> str | None:
+        code = getattr(orig, "pgcode", None)
+        if code == "23505":
+            return DUPLICATE
+        if code and code.startswith("23"):
+            return INTEGRITY
+        if code in ("40P01", "40001", "55P03"):
+            return RETRY
+        if code is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
+            return CONNECTION
+        if code and (code.startswith(("08", "57P", "28", "3D")) or code == "53300"):
+            return CONNECTION
+        if code and code.startswith("54"):  # program_limit_exceeded: statement too complex, too many arguments
+            return UNSUPPORTED
+        return None
+
+    # -- bulk_insert: COPY ----------------------------------------------------------
+
+    def fast_insert(
+        self, connection: sa.Connection, shape: InsertShape, columns: list[Sequence[Any]], n: int
+    ) -> int | None:
+        """``COPY ... FROM STDIN`` in CSV through the driver; for ``"ignore"``/``"update"``
+        into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``. ``None``
+        when a value has no exact CSV form (or the driver is not psycopg2)."""
+        if connection.dialect.driver != "psycopg2":
+            return None
+        encoders = shape.cache.get("copy")
+        if encoders is None:
+            encoders = shape.cache["copy"] = [_CopyColumn(c) for c in shape.all_columns]
+        encoded = []
+        for encoder, values in zip(encoders, shape.processed(columns)):
+            ready = encoder.encode(values)
+            if ready is None:
+                return None
+            encoded.append(ready)
+        buffer = _CsvStream(zip(*encoded))
+        preparer = connection.dialect.identifier_preparer
+        names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
+        table_sql = preparer.format_table(shape.table)
+        if shape.mode == "error":
+            _copy(connection, f"COPY {table_sql} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+            return n
+        # COPY cannot skip or update conflicting rows: stage the rows, then one
+        # INSERT ... SELECT ... ON CONFLICT moves them.
+        # The stage table is dropped after use; should a statement fail, the transaction is
+        # aborted (no DROP would run) and its rollback removes the table, as ON COMMIT DROP
+        # would at the commit of a caller's transaction. Either way the real error surfaces.
+        stage = "dbp_stage_" + secrets.token_hex(6)
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA"
+        )
+        _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+        staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
+        stmt = shape.statement([c.key for c in shape.columns])
+        stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
+        rowcount = connection.execute(stmt).rowcount
+        connection.exec_driver_sql(f"DROP TABLE {stage}")
+        return rowcount if shape.mode == "ignore" else n
+
+
+class _Null:
+    """Written by :mod:`csv` as an unquoted empty field: NULL in PostgreSQL's CSV ``COPY``.
+
+    Every string is quoted (``QUOTE_NONNUMERIC``), so ``""`` stays the empty
+    string; a "number" is written unquoted by ``str()``, which is empty here.
+    """
+
+    __slots__ = ()
+
+    def __float__(self) -> float:  # makes csv treat it as a number: never quoted
+        return 0.0
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL = _Null()
+
+
+def _bytea(value: Any) -> Any:
+    return value if value is None else "\\x" + bytes(value).hex()
+
+
+def _naive(value: Any) -> bool:
+    return value is None or value.tzinfo is None
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, decimal.Decimal) or value.is_finite()
+
+
+class _CopyColumn:
+    """How one column's processed values become CSV for ``COPY``, when they can exactly.
+
+    A string goes to the column type's input function, as psycopg2's quoted
+    literal does; other types only to the families where their text form means
+    the same as psycopg2's literal.
+    """
+
+    __slots__ = ("accept", "allowed", "transform")
+
+    def __init__(self, column: sa.Column) -> None:
+        base = column.type
+        while isinstance(base, sa.types.TypeDecorator):
+            base = base.impl_instance
+        allowed: set[type] = {str, _NONE}
+        self.transform: Callable[[Any], Any] | None = None
+        self.accept: Callable[[Any], bool] | None = None
+        if isinstance(base, sa.Boolean):
+            allowed.add(bool)
+        elif isinstance(base, sa.Integer):
+            allowed.add(int)  # a float would round in an INSERT but fail in COPY
+        elif isinstance(base, (sa.Numeric, sa.Float)):  # unrelated classes since SQLAlchemy 2.1
+            allowed.update((int, float, decimal.Decimal))
+            self.accept = _finite
+        elif isinstance(base, sa.DateTime):
+            allowed.add(dt.datetime)
+            if not base.timezone:
+                # COPY ignores an offset given to a timestamp column. The bind
+                # processor has converted every value to naive UTC; this guards a
+                # column type that did not.
+                self.accept = _naive
+        elif isinstance(base, sa.Date):
+            allowed.add(dt.date)
+        elif isinstance(base, sa.Time):
+            allowed.add(dt.time)
+            self.accept = _naive
+        elif isinstance(base, sa.LargeBinary):
+            allowed.update((bytes, bytearray, memoryview))
+            self.transform = _bytea
+        elif isinstance(base, sa.Uuid):
+            allowed.add(uuid.UUID)
+        self.allowed = frozenset(allowed)
+
+    def encode(self, values: Sequence[Any]) -> Sequence[Any] | None:
+        """``values`` ready for :mod:`csv`, or ``None`` when one of them is not safe to COPY."""
+        types = set(map(type, values))
+        if not types <= self.allowed:
+            return None
+        if self.accept is not None and (types - {str, _NONE}) and not all(map(self.accept, values)):
+            return None
+        if self.transform is not None:
+            values = list(map(self.transform, values))
+        if _NONE in types:
+            values = [NULL if v is None else v for v in values]
+        return values
+
+
+class _CsvStream:
+    """What ``COPY ... FROM STDIN`` reads: CSV written a slice of rows per ``read``.
+
+    The server parses one slice while this process writes the next (two cores
+    busy, not one after the other): faster than writing all the CSV first.
+    """
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]], rows_per_read: int = 2000) -> None:
+        self._rows = rows
+        self._per_read = rows_per_read
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+
+    def read(self, size: int = -1) -> str:
+        chunk = list(itertools.islice(self._rows, self._per_read))
+        if not chunk:
+            return ""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerows(chunk)
+        return self._buffer.getvalue()
+
+
+def _copy(connection: sa.Connection, sql: str, buffer: _CsvStream) -> None:
+    """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(sql, buffer, size=COPY_CHUNK)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()

@@ -1,0 +1,82 @@
+"""The SQL dialect modules: the lookup, the generic dialect, features as data (issue 14)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, postgresql, sqlite
+from sqlalchemy.schema import CreateTable
+
+import db_plugins
+from db_plugins.db.base import BaseFeatures
+from db_plugins.db.mongo.features import MongoFeatures
+from db_plugins.db.sql.dialects import dialect_for
+from db_plugins.db.sql.dialects.base import SQLFeatures, SQLOperations
+from db_plugins.db.sql.dialects.sqlite import SQLiteFeatures, SQLiteOperations
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_an_unknown_dialect_gets_the_generic_one():
+    features, ops = dialect_for(mssql.pymssql.dialect())
+    assert type(features) is SQLFeatures and type(ops) is SQLOperations
+    assert features.name == "mssql" and ops.features is features
+    assert features.upsert is None and features.transactions and features.atomic_bulk
+
+
+def test_known_dialects_get_their_module():
+    features, ops = dialect_for(sqlite.pysqlite.dialect(), sa.make_url("sqlite:///x.db"))
+    assert isinstance(features, SQLiteFeatures) and isinstance(ops, SQLiteOperations)
+
+
+def test_every_plugins_features_derive_from_the_contract():
+    assert issubclass(SQLFeatures, BaseFeatures) and issubclass(MongoFeatures, BaseFeatures)
+    with db_plugins.connect("sqlite://") as db:
+        assert isinstance(db.features, BaseFeatures) and db.ops.features is db.features
+
+
+def test_sqlite_streams_are_decided_from_the_url_not_by_engine_options():
+    dialect = sqlite.pysqlite.dialect()
+    for url, streams in (("sqlite://", False), ("sqlite:///:memory:", False), ("sqlite:///app.db", True)):
+        features, ops = dialect_for(dialect, sa.make_url(url))
+        assert features.stream_cursor is streams
+        ops.engine_options(sa.make_url(url))
+        assert features.stream_cursor is streams  # engine_options changes no flag
+
+
+def test_features_hold_no_behaviour():
+    # Data only: a features class defines no method of its own beyond __init__/__repr__.
+    from db_plugins.db.sql import dialects
+
+    for features_class, _ops in dialects._BY_NAME.values():
+        for klass in features_class.__mro__:
+            if klass is object:
+                continue
+            methods = {n for n, v in vars(klass).items() if callable(v) and not isinstance(v, type)}
+            assert methods <= {"__init__", "__repr__"}, (klass, methods)
+
+
+def test_sequence_keys_leave_the_models_alone():
+    metadata = sa.MetaData()
+    table = sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("x", sa.String(5)))
+    features, ops = dialect_for(postgresql.psycopg2.dialect())
+    features.sequence_keys = True  # this instance only
+    copy = ops.schema(metadata)
+    ddl = str(CreateTable(copy.tables["t"]).compile(dialect=postgresql.psycopg2.dialect()))
+    assert "SERIAL" not in ddl and "nextval('t_id_seq')" in ddl
+    assert "SERIAL" in str(CreateTable(table).compile(dialect=postgresql.psycopg2.dialect()))
+    assert dialect_for(postgresql.psycopg2.dialect())[1].schema(metadata) is metadata
+
+
+def test_no_dialect_name_branch_outside_the_dialect_modules():
+    pattern = re.compile(r"get_backend_name\(\)|dialect\.name\b")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "db_plugins").rglob("*.py")
+        if "dialects" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
