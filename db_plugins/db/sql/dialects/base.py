@@ -249,7 +249,6 @@ class SQLOperations:
             key = new.c[column.key]
             key.autoincrement = False  # not a SERIAL: an integer whose default is the sequence
             key.server_default = sa.DefaultClause(sequence.next_value())
-            key.server_default._set_parent(key)
         return copy
 
     @contextlib.contextmanager
