@@ -205,6 +205,10 @@ class SQLConnection(DatabaseConnection):
         """
         stack = self._stack
         if stack:
+            if not self.features.savepoints:
+                raise UnsupportedOperation(
+                    f"{self.features.name} has no savepoints: a db.transaction() block cannot be nested in another"
+                )
             session = stack[-1]
             with self.guard():
                 nested = session.begin_nested()
