@@ -20,7 +20,6 @@ from ...errors import (
     DuplicateKeyError,
     FilterError,
     NotFoundError,
-    UnsupportedOperation,
     ValidationError,
 )
 from ...filters import And, Compare, Node, Or, compares, exact, refused_float
@@ -32,15 +31,14 @@ from ..generic import (
     check_on_conflict,
     check_rows,
     describe,
-    document_problem,
     equalities,
     resolve_conflict_on,
 )
 from . import bulk
-from .columns import ColumnChecker
+from .checks import RowChecker
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
-from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys, validate
+from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys
 
 __all__ = ["MongoQuery"]
 
@@ -67,9 +65,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 self._stored_keys.append(fields)
         pk = self.primary_key[0]
         self._conflict_keys = [tuple(pk if f == ID else f for f in key) for key in self._stored_keys]
-        self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
         self.compiler = MongoCompiler(model.__primary_key__, self.schema)
-        self._columns = ColumnChecker(model, finite_floats=not connection.features.nonfinite_floats)
+        self.checks = RowChecker(model, connection.features)
 
     # -- schema -------------------------------------------------------------------
 
@@ -144,61 +141,10 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         rows = self._fetch(where, self.parse_order(None), 1)
         return rows[0] if rows else None
 
-    # -- checking values --------------------------------------------------------------
-
-    def _checked(self, obj: Any, what: str, *, partial: bool = False) -> dict[str, Any]:
-        """Field values of a dict or an instance of this model, checked (defaults added unless ``partial``)."""
-        if isinstance(obj, BaseModel) and not isinstance(obj, self.model):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
-        if not isinstance(obj, Mapping):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
-        values = validate(self.model, obj, what, partial=partial)
-        if self._decimals and not self.features.decimal128:
-            for name in self._decimals:
-                if values.get(name) is not None:
-                    raise UnsupportedOperation(
-                        f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
-                        f"which {self.features.describe()} cannot store"
-                    )
-        # Nested documents are stored as literal data: no operator keys, nothing the encoder
-        # or the server would choke on (refused here, before any row of the call is sent).
-        finite = not self.features.nonfinite_floats
-        for name, value in values.items():
-            if type(value) is float and value - value == 0:  # the common case: a finite float
-                continue
-            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
-                problem = document_problem(value, bson=True, finite=finite)
-                if problem:
-                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
-        return values
-
-    def _changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
-        """``attrs`` checked for an update, as stored ``$set`` values (the key may not change)."""
-        if not isinstance(attrs, Mapping):
-            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(attrs).__name__}")
-        values = self._checked(attrs, what, partial=True)
-        name = self.primary_key[0]
-        if name in values:
-            if key is None or values[name] != key:
-                raise ValidationError(f"{what}: {name!r} is the key of {self.model_name} and cannot be changed")
-            del values[name]
-        return to_document(self.model, values)
-
-    def _key_of(self, instance: Any, what: str) -> Any:
-        if isinstance(instance, BaseModel) and not isinstance(instance, self.model):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        if not isinstance(instance, dict):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        name = self.primary_key[0]
-        key = instance.get(name)
-        if key is None:
-            raise ValidationError(f"{what}: the {self.model_name} has no {name!r} value (was it stored?)")
-        return key
-
     # -- writes -----------------------------------------------------------------------
 
     def insert(self, obj: Any) -> BaseModel:
-        values = self._checked(obj, "insert")
+        values = self.checks.row(obj, "insert")
         document = to_document(self.model, values)
         with self.connection.guard(write=True):
             self.collection.insert_one(document, **self.connection.session_args())
@@ -239,7 +185,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
             try:
-                values = self._checked(obj, f"bulk_insert row {checked}")
+                values = self.checks.row(obj, f"bulk_insert row {checked}")
             except ValidationError as exc:
                 exc.row = checked  # for dbp load, which names the row's line
                 raise
@@ -262,7 +208,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 # The fields the rows give (all alike when the column check applies), before defaults.
                 first = batch[0]
                 given = frozenset(ID if k == pk else k for k in first) if upsert and type(first) is dict else nothing
-                documents = self._columns.documents(batch)
+                documents = self.checks.documents(batch)
                 if documents is None:
                     yield [row(obj) for obj in batch], conflict
                     continue
@@ -275,8 +221,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         return bulk.insert_rows(self.connection, self.collection, batches(), on_conflict)
 
     def update(self, instance: Any, attrs: Mapping[str, Any]) -> BaseModel:
-        key = self._key_of(instance, "update")
-        changes = self._changes(attrs, "update", key)
+        key = self.checks.key_of(instance, "update")
+        changes = self.checks.changes(attrs, "update", key)
         if not changes:
             return instance
         with self.connection.guard(write=True):
@@ -301,8 +247,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         check_bulk_update(instances, attrs_list)
         plans = []
         for instance, attrs in zip(instances, attrs_list):
-            key = self._key_of(instance, "bulk_update")
-            plans.append((instance, key, self._changes(attrs, "bulk_update", key)))
+            key = self.checks.key_of(instance, "bulk_update")
+            plans.append((instance, key, self.checks.changes(attrs, "bulk_update", key)))
         ops = [("update", {ID: key}, {"$set": changes}, False) for _, key, changes in plans if changes]
         matched = 0
         for batch in batched(ops, self.features.bulk_batch_size):
@@ -334,7 +280,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 deleted += self.collection.delete_many(bounded, **session).deleted_count
 
     def _update_many(self, where: dict, attrs: Mapping[str, Any]) -> int:
-        changes = self._changes(attrs, "update_many")
+        changes = self.checks.changes(attrs, "update_many")
         try:
             with self.connection.guard(write=True):
                 result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
@@ -366,12 +312,12 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         node = self.parse_filter(filter_by)
         where = self._compile(node)
         given = {**equalities(node), **defaults}
-        self._checked(given, "get_or_create", partial=True)  # bad values are refused before any I/O
+        self.checks.row(given, "get_or_create", partial=True)  # bad values are refused before any I/O
         found = self._first(where)
         if found is not None:
             return found, False
         # Only a new document needs every required field (as on SQL engines, a hit is returned as it is).
-        document = to_document(self.model, self._checked(given, "get_or_create"))
+        document = to_document(self.model, self.checks.row(given, "get_or_create"))
         if self.connection.in_transaction:
             # A failed write would abort the caller's transaction: upsert, which cannot fail on the key.
             return self._upsert(where, document)
