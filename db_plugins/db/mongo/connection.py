@@ -20,6 +20,7 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from .config import MongoConfig
 from .errors import DUPLICATE_CODES, translate_error
+from .executor import SyncExecutor
 from .features import MongoFeatures, features_for
 from .models import BaseModel, collect_models, index_models
 
@@ -72,6 +73,8 @@ class MongoConnection(DatabaseConnection):
             except (mongo_errors.ConfigurationError, mongo_errors.InvalidURI, TypeError, ValueError) as exc:
                 raise ConfigError(f"DB_CONFIG[{config.section!r}]: {scrub(exc)}") from None
         self.database = self.client[config.database]
+        #: Runs the commands the query interface compiles (see db_plugins.db.mongo.executor).
+        self.executor = SyncExecutor(self)
         try:
             with self.guard():
                 self.features.detect(self.client)

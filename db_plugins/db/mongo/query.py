@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo import errors as mongo_errors
 
 from ...errors import (
@@ -36,6 +35,7 @@ from ..generic import (
 )
 from . import bulk
 from .checks import RowChecker
+from .commands import CountCommand, DeleteCommand, FindCommand, InsertCommand, UpdateCommand
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
 from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys
@@ -54,7 +54,10 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         if not model.__tablename__:
             raise ValidationError(f"query: {model.__name__} has no __tablename__ (the collection name)")
         super().__init__(connection, model, schema(model), (model.__primary_key__ or ID,))
-        self.collection = connection.database[model.__tablename__]
+        self._name = model.__tablename__
+        self.executor = connection.executor
+        #: The native pymongo ``Collection`` (the one the executor runs commands on).
+        self.collection = self.executor.collection(self._name)
         self._unique = unique_keys(model)
         # The unique keys in stored names (_id first) and as the caller names them (conflict_on).
         self._stored_keys: list[tuple[str, ...]] = [(ID,)]
@@ -97,11 +100,14 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     # -- reads ----------------------------------------------------------------------
 
-    def _find(self, where: dict, order: Sequence[tuple[str, bool]], **options: Any) -> Any:
+    def _find(
+        self, where: dict, order: Sequence[tuple[str, bool]], *, skip: int = 0, limit: int = 0, batch_size: int = 0
+    ) -> FindCommand:
+        """The one ``find`` every read runs (``find_one``, ``paginate``, ``find_all``, ``get_or_create``...)."""
         # At most one document matches a filter that pins a unique key: no order to keep, and
         # a sort can cost a server its index lookup (FerretDB 1.24 then scans: 2x on find_one).
         sort = None if self._at_most_one(where) else self.compiler.sort(order)
-        return self.collection.find(where, sort=sort, **options, **self.connection.session_args())
+        return FindCommand(self._name, where, sort, None, skip, limit, batch_size)
 
     def _at_most_one(self, where: dict) -> bool:
         clauses = where["$and"] if len(where) == 1 and "$and" in where else [where]
@@ -115,27 +121,13 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         return any(keys <= pinned for keys in self._unique)
 
     def _fetch(self, where: dict, order: Sequence[tuple[str, bool]], limit: int | None, offset: int = 0) -> list:
-        with self.connection.guard():
-            return [self._instance(d) for d in self._find(where, order, skip=offset, limit=limit or 0)]
+        return self.executor.find(self._find(where, order, skip=offset, limit=limit or 0), self._instance)
 
     def _count(self, where: dict, limit: int | None = None) -> int:
-        options = {"limit": limit} if limit else {}
-        with self.connection.guard():
-            return self.collection.count_documents(where, **options, **self.connection.session_args())
+        return self.executor.count(CountCommand(self._name, where, limit or 0))
 
     def _stream(self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[BaseModel]:
-        connection = self.connection
-
-        def rows() -> Iterator[BaseModel]:
-            with connection.guard():
-                cursor = self._find(where, order, batch_size=batch_size)
-                try:
-                    for document in cursor:
-                        yield self._instance(document)
-                finally:
-                    cursor.close()
-
-        return rows()
+        return self.executor.stream(self._find(where, order, batch_size=batch_size), self._instance)
 
     def _first(self, where: dict) -> BaseModel | None:
         rows = self._fetch(where, self.parse_order(None), 1)
@@ -146,8 +138,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
     def insert(self, obj: Any) -> BaseModel:
         values = self.checks.row(obj, "insert")
         document = to_document(self.model, values)
-        with self.connection.guard(write=True):
-            self.collection.insert_one(document, **self.connection.session_args())
+        self.executor.insert_one(InsertCommand(self._name, (document,)))
         stored = self._instance(document)
         if isinstance(obj, self.model):
             dict.update(obj, stored)
@@ -225,13 +216,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         changes = self.checks.changes(attrs, "update", key)
         if not changes:
             return instance
-        with self.connection.guard(write=True):
-            stored = self.collection.find_one_and_update(
-                {ID: key},
-                {"$set": changes},
-                return_document=ReturnDocument.AFTER,
-                **self.connection.session_args(),
-            )
+        stored = self.executor.find_one_and_update(UpdateCommand(self._name, {ID: key}, {"$set": changes}))
         if stored is None:
             raise NotFoundError(f"update: no {self.model_name} with {self.primary_key[0]}={key!r} (deleted?)")
         dict.clear(instance)
@@ -266,24 +251,25 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     def _delete(self, where: dict) -> int:
         chunk = self.features.delete_chunk
-        session = self.connection.session_args()
+        # The chunk-th matching _id in key order.
+        bound = None if chunk is None else self._find(where, ((ID, False),), skip=chunk - 1, limit=1)
         deleted = 0
         while True:
+            # One round holds the write lock of an in-process engine from its read to its delete.
             with self.connection.guard(write=True):
                 # At most ``chunk`` at a time: bounded by the chunk-th matching _id (a range is
                 # cheap on FerretDB, a long $in list is not). Other BSON types than that _id's
                 # are left for the next round, so every round deletes at least one document.
-                last = [] if chunk is None else list(self._find(where, ((ID, False),), skip=chunk - 1, limit=1))
+                last = [] if bound is None else self.executor.find(bound)
                 if not last:
-                    return deleted + self.collection.delete_many(where, **session).deleted_count
+                    return deleted + self.executor.delete_many(DeleteCommand(self._name, where))
                 bounded = self.compiler.and_(where, {ID: {"$lte": last[0][ID]}})
-                deleted += self.collection.delete_many(bounded, **session).deleted_count
+                deleted += self.executor.delete_many(DeleteCommand(self._name, bounded))
 
     def _update_many(self, where: dict, attrs: Mapping[str, Any]) -> int:
         changes = self.checks.changes(attrs, "update_many")
         try:
-            with self.connection.guard(write=True):
-                result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
+            return self.executor.update_many(UpdateCommand(self._name, where, {"$set": changes}))
         except ConnectionError as exc:
             if self.connection.in_transaction:
                 raise
@@ -292,7 +278,6 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 f"update_many: {exc}; some of the matching documents may have been updated already "
                 "(no transaction on this server; $set is idempotent: run the update again to complete it)"
             ) from exc
-        return result.matched_count
 
     # -- get_or_create ------------------------------------------------------------------
 
@@ -325,7 +310,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         if any(keys <= pinned for keys in self._unique):
             # The unique index arbitrates: whoever loses the insert reads the winner's document.
             return self._insert_or_read(where, document)
-        name = lock_id("get_or_create", self.collection.name, _canonical(node))
+        name = lock_id("get_or_create", self._name, _canonical(node))
         with document_lock(self.connection, name):
             found = self._first(where)
             if found is not None:
@@ -338,8 +323,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     def _insert_or_read(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
         try:
-            with self.connection.guard(write=True):
-                self.collection.insert_one(document, **self.connection.session_args())
+            self.executor.insert_one(InsertCommand(self._name, (document,)))
         except DuplicateKeyError as exc:
             found = self._first(where)
             if found is None:
@@ -352,10 +336,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
     def _upsert(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
         for _ in range(UPSERT_ATTEMPTS):
             try:
-                with self.connection.guard(write=True):
-                    result = self.collection.update_one(
-                        where, {"$setOnInsert": document}, upsert=True, **self.connection.session_args()
-                    )
+                result = self.executor.update_one(UpdateCommand(self._name, where, {"$setOnInsert": document}, True))
             except DuplicateKeyError:
                 # Two upserts raced on the unique key; the other one created the document.
                 result = None
