@@ -23,6 +23,7 @@ from .errors import DUPLICATE_CODES, translate_error
 from .executor import SyncExecutor
 from .features import MongoFeatures, features_for
 from .models import BaseModel, collect_models, index_models
+from .query import MongoQuery
 
 __all__ = ["MongoConnection", "MongoDatabaseCreator", "translate_error", "DUPLICATE_CODES"]
 
@@ -131,8 +132,6 @@ class MongoConnection(DatabaseConnection):
                 self.database.drop_collection(model.__tablename__)
 
     def _new_query(self, model: Any) -> Any:
-        from .query import MongoQuery  # (it imports this module)
-
         return MongoQuery(self, model)
 
     def close(self) -> None:
