@@ -98,7 +98,7 @@ def test_bulk_insert_by_column_stores_what_the_row_check_stores(mdb):
     q = mdb.query(Doc)
     when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456)
     rows = [{"key": f"c{i}", "s": "x", "i": i, "f": 0.5, "b": True, "when": when, "ref": None} for i in range(4)]
-    assert q._columns.documents([dict(r) for r in rows]) is not None
+    assert q.checks.documents([dict(r) for r in rows]) is not None
     assert q.bulk_insert(rows) == 4
     q.insert({**rows[0], "key": "single"})
     stored = {d["_id"]: d for d in q.collection.find()}

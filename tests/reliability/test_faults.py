@@ -410,7 +410,7 @@ def test_fault_during_migrate(
         if engine == "mongodb":
             source = SLOW_MONGO_REVISION.format(down=down)
             # A crashed holder's lock is taken over after LOCK_TTL: shortened so the re-run need not wait a minute.
-            monkeypatch.setattr("db_plugins.db.mongo.migrations.LOCK_TTL", 3.0)
+            monkeypatch.setattr("db_plugins.db.mongo.migrations.backend.LOCK_TTL", 3.0)
         else:
             sleep = "SELECT pg_sleep(30)" if engine == "postgresql" else "SELECT SLEEP(30)"
             source = SLOW_SQL_REVISION.format(down=down, sleep=sleep)

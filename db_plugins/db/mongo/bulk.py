@@ -26,6 +26,7 @@ from ...errors import (
     IntegrityError,
 )
 from ..generic import batched
+from .commands import BulkWriteCommand, FindCommand, InsertCommand
 from .errors import DUPLICATE_CODES
 from .models import ID
 
@@ -180,8 +181,7 @@ def _insert(
         result = run_ops(connection, collection, [("update", {ID: d[ID]}, {"$setOnInsert": d}, True) for d in docs])
         return result["nUpserted"]
     try:
-        with connection.guard(write=True):
-            collection.insert_many(docs, ordered=False, **connection.session_args())
+        connection.executor.insert_many(InsertCommand(collection.name, docs))
         return len(docs)
     except mongo_errors.BulkWriteError as exc:
         details = exc.details
@@ -358,9 +358,7 @@ def _stored_keys(connection: Any, collection: Any, docs: list[dict[str, Any]], f
             where: dict[str, Any] = {fields[0]: {"$in": [v[fields[0]] for v in chunk]}}
         else:
             where = {"$or": chunk}
-        with connection.guard():
-            stored = list(collection.find(where, projection, **connection.session_args()))
-        for doc in stored:
+        for doc in connection.executor.find(FindCommand(collection.name, where, projection=projection)):
             found.add(doc.get(fields[0]) if len(fields) == 1 else tuple(doc.get(f) for f in fields))
     return found
 
@@ -396,9 +394,7 @@ def _clashes(
                 where: dict[str, Any] = {fields[0]: {"$in": chunk}}
             else:
                 where = {"$or": [dict(zip(fields, value)) for value in chunk]}
-            with connection.guard():
-                stored = list(collection.find(where, projection, **connection.session_args()))
-            for doc in stored:
+            for doc in connection.executor.find(FindCommand(collection.name, where, projection=projection)):
                 i = holders.get(conflict.value(doc, fields))
                 # A document holding its own value (the one this write updates) is no collision.
                 if i is not None and conflict.value(doc, target) != conflict.value(writes[i][0], target):
@@ -433,8 +429,7 @@ def _run_chunk(connection: Any, collection: Any, ops: Sequence[Op]) -> dict[str,
         return _one_by_one(connection, collection, ops)
     requests = [InsertOne(op[1]) if op[0] == "insert" else UpdateOne(op[1], op[2], upsert=op[3]) for op in ops]
     try:
-        with connection.guard(write=True):
-            return collection.bulk_write(requests, ordered=False, **connection.session_args()).bulk_api_result
+        return connection.executor.bulk_write(BulkWriteCommand(collection.name, requests))
     except KeyError:
         # FerretDB 1.24 answers an update that failed inside a bulk_write without "nModified",
         # and pymongo's reply merging breaks. The server has finished the chunk: replay it one
@@ -447,7 +442,9 @@ def _one_by_one(connection: Any, collection: Any, ops: Sequence[Op], replay: boo
     (mongomock: in process, no round trips to save), and to ``replay`` a chunk already run.
 
     A replay is safe: updates by key are idempotent, and an insert op carries an ``_id``
-    generated here, so finding it stored means the first run inserted it.
+    generated here, so finding it stored means the first run inserted it. (On the native
+    collection, under one guard: each operation's own ``WriteError`` is read here, not
+    translated.)
     """
     counts = {"nInserted": 0, "nUpserted": 0, "nMatched": 0, "nModified": 0}
     errors = []

@@ -20,8 +20,10 @@ from ...errors import (
 from ..generic import DatabaseConnection, DatabaseCreator
 from .config import MongoConfig
 from .errors import DUPLICATE_CODES, translate_error
+from .executor import SyncExecutor
 from .features import MongoFeatures, features_for
 from .models import BaseModel, collect_models, index_models
+from .query import MongoQuery
 
 __all__ = ["MongoConnection", "MongoDatabaseCreator", "translate_error", "DUPLICATE_CODES"]
 
@@ -72,6 +74,8 @@ class MongoConnection(DatabaseConnection):
             except (mongo_errors.ConfigurationError, mongo_errors.InvalidURI, TypeError, ValueError) as exc:
                 raise ConfigError(f"DB_CONFIG[{config.section!r}]: {scrub(exc)}") from None
         self.database = self.client[config.database]
+        #: Runs the commands the query interface compiles (see db_plugins.db.mongo.executor).
+        self.executor = SyncExecutor(self)
         try:
             with self.guard():
                 self.features.detect(self.client)
@@ -128,8 +132,6 @@ class MongoConnection(DatabaseConnection):
                 self.database.drop_collection(model.__tablename__)
 
     def _new_query(self, model: Any) -> Any:
-        from .query import MongoQuery  # (it imports this module)
-
         return MongoQuery(self, model)
 
     def close(self) -> None:

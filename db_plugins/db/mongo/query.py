@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo import errors as mongo_errors
 
 from ...errors import (
@@ -20,7 +19,6 @@ from ...errors import (
     DuplicateKeyError,
     FilterError,
     NotFoundError,
-    UnsupportedOperation,
     ValidationError,
 )
 from ...filters import And, Compare, Node, Or, compares, exact, refused_float
@@ -32,15 +30,15 @@ from ..generic import (
     check_on_conflict,
     check_rows,
     describe,
-    document_problem,
     equalities,
     resolve_conflict_on,
 )
 from . import bulk
-from .columns import ColumnChecker
+from .checks import RowChecker
+from .commands import CountCommand, DeleteCommand, FindCommand, InsertCommand, UpdateCommand
 from .filters import MongoCompiler
 from .locks import document_lock, lock_id
-from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys, validate
+from .models import ID, BaseModel, from_document, index_models, schema, to_document, unique_keys
 
 __all__ = ["MongoQuery"]
 
@@ -56,7 +54,10 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         if not model.__tablename__:
             raise ValidationError(f"query: {model.__name__} has no __tablename__ (the collection name)")
         super().__init__(connection, model, schema(model), (model.__primary_key__ or ID,))
-        self.collection = connection.database[model.__tablename__]
+        self._name = model.__tablename__
+        self.executor = connection.executor
+        #: The native pymongo ``Collection`` (the one the executor runs commands on).
+        self.collection = self.executor.collection(self._name)
         self._unique = unique_keys(model)
         # The unique keys in stored names (_id first) and as the caller names them (conflict_on).
         self._stored_keys: list[tuple[str, ...]] = [(ID,)]
@@ -67,9 +68,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 self._stored_keys.append(fields)
         pk = self.primary_key[0]
         self._conflict_keys = [tuple(pk if f == ID else f for f in key) for key in self._stored_keys]
-        self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
         self.compiler = MongoCompiler(model.__primary_key__, self.schema)
-        self._columns = ColumnChecker(model, finite_floats=not connection.features.nonfinite_floats)
+        self.checks = RowChecker(model, connection.features)
 
     # -- schema -------------------------------------------------------------------
 
@@ -100,11 +100,22 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     # -- reads ----------------------------------------------------------------------
 
-    def _find(self, where: dict, order: Sequence[tuple[str, bool]], **options: Any) -> Any:
+    def _find(
+        self,
+        where: dict,
+        order: Sequence[tuple[str, bool]],
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int = 0,
+        fields: tuple[str, ...] | None = None,
+    ) -> FindCommand:
+        """The one ``find`` every read runs (``find_one``, ``paginate``, ``find_all``, ``get_or_create``...)."""
         # At most one document matches a filter that pins a unique key: no order to keep, and
         # a sort can cost a server its index lookup (FerretDB 1.24 then scans: 2x on find_one).
         sort = None if self._at_most_one(where) else self.compiler.sort(order)
-        return self.collection.find(where, sort=sort, **options, **self.connection.session_args())
+        projection = None if fields is None else {self.compiler.stored(name): True for name in fields}
+        return FindCommand(self._name, where, sort, projection, skip, limit, batch_size)
 
     def _native(self, where: dict, order: Sequence[tuple[str, bool]]) -> tuple[dict, list[tuple[str, int]]]:
         return where, self.compiler.sort(order)
@@ -120,13 +131,6 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                         pinned.add(key)
         return any(keys <= pinned for keys in self._unique)
 
-    def _projection(self, fields: tuple[str, ...] | None) -> dict[str, Any]:
-        """``find``'s options for a read of ``fields`` only (none: every field)."""
-        if fields is None:
-            return {}
-        stored = self.compiler.stored
-        return {"projection": {stored(name): True for name in fields}}
-
     def _fetch(
         self,
         where: dict,
@@ -135,98 +139,36 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         offset: int = 0,
         fields: tuple[str, ...] | None = None,
     ) -> list:
-        options = self._projection(fields)
-        with self.connection.guard():
-            documents = self._find(where, order, skip=offset, limit=limit or 0, **options)
-            if fields is None:
-                return [self._instance(d) for d in documents]
-            return [from_document(self.model, d, fields) for d in documents]
+        command = self._find(where, order, skip=offset, limit=limit or 0, fields=fields)
+        return self.executor.find(command, self._builder(fields))
 
     def _count(self, where: dict, limit: int | None = None) -> int:
-        options = {"limit": limit} if limit else {}
-        with self.connection.guard():
-            return self.collection.count_documents(where, **options, **self.connection.session_args())
+        return self.executor.count(CountCommand(self._name, where, limit or 0))
 
     def _stream(
         self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int, fields: tuple[str, ...] | None = None
     ) -> Iterator[BaseModel]:
-        connection = self.connection
-        options = self._projection(fields)
+        return self.executor.stream(
+            self._find(where, order, batch_size=batch_size, fields=fields), self._builder(fields)
+        )
+
+    def _builder(self, fields: tuple[str, ...] | None) -> Any:
+        """Documents to instances (of a read of ``fields`` only: the others raise FieldNotLoaded)."""
+        if fields is None:
+            return self._instance
         model = self.model
-
-        def rows() -> Iterator[BaseModel]:
-            with connection.guard():
-                cursor = self._find(where, order, batch_size=batch_size, **options)
-                try:
-                    for document in cursor:
-                        yield from_document(model, document, fields)
-                finally:
-                    cursor.close()
-
-        return rows()
+        return lambda document: from_document(model, document, fields)
 
     def _first(self, where: dict) -> BaseModel | None:
         rows = self._fetch(where, self.parse_order(None), 1)
         return rows[0] if rows else None
 
-    # -- checking values --------------------------------------------------------------
-
-    def _checked(self, obj: Any, what: str, *, partial: bool = False) -> dict[str, Any]:
-        """Field values of a dict or an instance of this model, checked (defaults added unless ``partial``)."""
-        if isinstance(obj, BaseModel) and not isinstance(obj, self.model):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
-        if not isinstance(obj, Mapping):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
-        values = validate(self.model, obj, what, partial=partial)
-        if self._decimals and not self.features.decimal128:
-            for name in self._decimals:
-                if values.get(name) is not None:
-                    raise UnsupportedOperation(
-                        f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
-                        f"which {self.features.describe()} cannot store"
-                    )
-        # Nested documents are stored as literal data: no operator keys, nothing the encoder
-        # or the server would choke on (refused here, before any row of the call is sent).
-        finite = not self.features.nonfinite_floats
-        for name, value in values.items():
-            if type(value) is float and value - value == 0:  # the common case: a finite float
-                continue
-            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
-                problem = document_problem(value, bson=True, finite=finite)
-                if problem:
-                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
-        return values
-
-    def _changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
-        """``attrs`` checked for an update, as stored ``$set`` values (the key may not change)."""
-        if not isinstance(attrs, Mapping):
-            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(attrs).__name__}")
-        values = self._checked(attrs, what, partial=True)
-        name = self.primary_key[0]
-        if name in values:
-            if key is None or values[name] != key:
-                raise ValidationError(f"{what}: {name!r} is the key of {self.model_name} and cannot be changed")
-            del values[name]
-        return to_document(self.model, values)
-
-    def _key_of(self, instance: Any, what: str) -> Any:
-        if isinstance(instance, BaseModel) and not isinstance(instance, self.model):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        if not isinstance(instance, dict):
-            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
-        name = self.primary_key[0]
-        key = instance.get(name)
-        if key is None:
-            raise ValidationError(f"{what}: the {self.model_name} has no {name!r} value (was it stored?)")
-        return key
-
     # -- writes -----------------------------------------------------------------------
 
     def insert(self, obj: Any) -> BaseModel:
-        values = self._checked(obj, "insert")
+        values = self.checks.row(obj, "insert")
         document = to_document(self.model, values)
-        with self.connection.guard(write=True):
-            self.collection.insert_one(document, **self.connection.session_args())
+        self.executor.insert_one(InsertCommand(self._name, (document,)))
         stored = self._instance(document)
         if isinstance(obj, self.model):
             dict.update(obj, stored)
@@ -264,7 +206,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         def row(obj: Any) -> bulk.Row:
             nonlocal checked
             try:
-                values = self._checked(obj, f"bulk_insert row {checked}")
+                values = self.checks.row(obj, f"bulk_insert row {checked}")
             except ValidationError as exc:
                 exc.row = checked  # for dbp load, which names the row's line
                 raise
@@ -287,7 +229,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 # The fields the rows give (all alike when the column check applies), before defaults.
                 first = batch[0]
                 given = frozenset(ID if k == pk else k for k in first) if upsert and type(first) is dict else nothing
-                documents = self._columns.documents(batch)
+                documents = self.checks.documents(batch)
                 if documents is None:
                     yield [row(obj) for obj in batch], conflict
                     continue
@@ -300,17 +242,11 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         return bulk.insert_rows(self.connection, self.collection, batches(), on_conflict)
 
     def update(self, instance: Any, attrs: Mapping[str, Any]) -> BaseModel:
-        key = self._key_of(instance, "update")
-        changes = self._changes(attrs, "update", key)
+        key = self.checks.key_of(instance, "update")
+        changes = self.checks.changes(attrs, "update", key)
         if not changes:
             return instance
-        with self.connection.guard(write=True):
-            stored = self.collection.find_one_and_update(
-                {ID: key},
-                {"$set": changes},
-                return_document=ReturnDocument.AFTER,
-                **self.connection.session_args(),
-            )
+        stored = self.executor.find_one_and_update(UpdateCommand(self._name, {ID: key}, {"$set": changes}))
         if stored is None:
             raise NotFoundError(f"update: no {self.model_name} with {self.primary_key[0]}={key!r} (deleted?)")
         dict.clear(instance)
@@ -326,8 +262,8 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         check_bulk_update(instances, attrs_list)
         plans = []
         for instance, attrs in zip(instances, attrs_list):
-            key = self._key_of(instance, "bulk_update")
-            plans.append((instance, key, self._changes(attrs, "bulk_update", key)))
+            key = self.checks.key_of(instance, "bulk_update")
+            plans.append((instance, key, self.checks.changes(attrs, "bulk_update", key)))
         ops = [("update", {ID: key}, {"$set": changes}, False) for _, key, changes in plans if changes]
         matched = 0
         for batch in batched(ops, self.features.bulk_batch_size):
@@ -345,24 +281,25 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     def _delete(self, where: dict) -> int:
         chunk = self.features.delete_chunk
-        session = self.connection.session_args()
+        # The chunk-th matching _id in key order.
+        bound = None if chunk is None else self._find(where, ((ID, False),), skip=chunk - 1, limit=1)
         deleted = 0
         while True:
+            # One round holds the write lock of an in-process engine from its read to its delete.
             with self.connection.guard(write=True):
                 # At most ``chunk`` at a time: bounded by the chunk-th matching _id (a range is
                 # cheap on FerretDB, a long $in list is not). Other BSON types than that _id's
                 # are left for the next round, so every round deletes at least one document.
-                last = [] if chunk is None else list(self._find(where, ((ID, False),), skip=chunk - 1, limit=1))
+                last = [] if bound is None else self.executor.find(bound)
                 if not last:
-                    return deleted + self.collection.delete_many(where, **session).deleted_count
+                    return deleted + self.executor.delete_many(DeleteCommand(self._name, where))
                 bounded = self.compiler.and_(where, {ID: {"$lte": last[0][ID]}})
-                deleted += self.collection.delete_many(bounded, **session).deleted_count
+                deleted += self.executor.delete_many(DeleteCommand(self._name, bounded))
 
     def _update_many(self, where: dict, attrs: Mapping[str, Any]) -> int:
-        changes = self._changes(attrs, "update_many")
+        changes = self.checks.changes(attrs, "update_many")
         try:
-            with self.connection.guard(write=True):
-                result = self.collection.update_many(where, {"$set": changes}, **self.connection.session_args())
+            return self.executor.update_many(UpdateCommand(self._name, where, {"$set": changes}))
         except ConnectionError as exc:
             if self.connection.in_transaction:
                 raise
@@ -371,7 +308,6 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
                 f"update_many: {exc}; some of the matching documents may have been updated already "
                 "(no transaction on this server; $set is idempotent: run the update again to complete it)"
             ) from exc
-        return result.matched_count
 
     # -- get_or_create ------------------------------------------------------------------
 
@@ -391,12 +327,12 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         node = self.parse_filter(filter_by)
         where = self._compile(node)
         given = {**equalities(node), **defaults}
-        self._checked(given, "get_or_create", partial=True)  # bad values are refused before any I/O
+        self.checks.row(given, "get_or_create", partial=True)  # bad values are refused before any I/O
         found = self._first(where)
         if found is not None:
             return found, False
         # Only a new document needs every required field (as on SQL engines, a hit is returned as it is).
-        document = to_document(self.model, self._checked(given, "get_or_create"))
+        document = to_document(self.model, self.checks.row(given, "get_or_create"))
         if self.connection.in_transaction:
             # A failed write would abort the caller's transaction: upsert, which cannot fail on the key.
             return self._upsert(where, document)
@@ -404,7 +340,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         if any(keys <= pinned for keys in self._unique):
             # The unique index arbitrates: whoever loses the insert reads the winner's document.
             return self._insert_or_read(where, document)
-        name = lock_id("get_or_create", self.collection.name, _canonical(node))
+        name = lock_id("get_or_create", self._name, _canonical(node))
         with document_lock(self.connection, name):
             found = self._first(where)
             if found is not None:
@@ -417,8 +353,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     def _insert_or_read(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
         try:
-            with self.connection.guard(write=True):
-                self.collection.insert_one(document, **self.connection.session_args())
+            self.executor.insert_one(InsertCommand(self._name, (document,)))
         except DuplicateKeyError as exc:
             found = self._first(where)
             if found is None:
@@ -431,10 +366,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
     def _upsert(self, where: dict, document: dict[str, Any]) -> tuple[BaseModel, bool]:
         for _ in range(UPSERT_ATTEMPTS):
             try:
-                with self.connection.guard(write=True):
-                    result = self.collection.update_one(
-                        where, {"$setOnInsert": document}, upsert=True, **self.connection.session_args()
-                    )
+                result = self.executor.update_one(UpdateCommand(self._name, where, {"$setOnInsert": document}, True))
             except DuplicateKeyError:
                 # Two upserts raced on the unique key; the other one created the document.
                 result = None

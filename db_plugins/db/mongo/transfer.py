@@ -7,6 +7,7 @@ from typing import Any
 
 from ...filters import FieldInfo, parse_filter, parse_order
 from ..base.transfer import Table, TransferAdapter
+from .commands import CountCommand, FindCommand
 from .filters import MongoCompiler
 from .models import ID, collect_models
 
@@ -47,9 +48,8 @@ class CollectionTable(Table):
     def fields(self) -> list[FieldInfo]:
         if self._fields is None:
             names = {ID: None}
-            with self.connection.guard():
-                for document in self.collection.find({}, batch_size=1000):
-                    names.update(dict.fromkeys(document))
+            for document in self.connection.executor.stream(FindCommand(self.name, {}, batch_size=1000)):
+                names.update(dict.fromkeys(document))
             self._fields = [FieldInfo(n, "any") for n in names]
         return self._fields
 
@@ -58,24 +58,14 @@ class CollectionTable(Table):
 
     def count(self, filter_by: Any = None) -> int:
         where = self._where(filter_by)
-        with self.connection.guard():
-            return self.collection.count_documents(where)
+        return self.connection.executor.count(CountCommand(self.name, where))
 
     def rows(self, filter_by: Any, order_by: Any, batch_size: int) -> Iterator[dict[str, Any]]:
         where = self._where(filter_by)
         sort = self.compiler.sort(parse_order(order_by, self.schema, (ID,), self.name))
         names = [f.name for f in self.fields]
-
-        def stream() -> Iterator[dict[str, Any]]:
-            with self.connection.guard():
-                cursor = self.collection.find(where, sort=sort, batch_size=batch_size)
-                try:
-                    for document in cursor:
-                        yield {name: document.get(name) for name in names}
-                finally:
-                    cursor.close()
-
-        return stream()
+        command = FindCommand(self.name, where, sort, batch_size=batch_size)
+        return self.connection.executor.stream(command, lambda document: {name: document.get(name) for name in names})
 
 
 class MongoTransfer(TransferAdapter):

@@ -1,9 +1,19 @@
-"""``bulk_insert``'s common case checked a column at a time: plain dicts that all give the same fields.
+"""Checking the rows and values a write sends, shared by single-row and bulk writes.
 
-Checking a row field by field costs a few function calls a value, more than
-the driver's own encoding of it. When every row of a batch is a plain dict
-with the same keys and every value is of a type its field stores as it is,
-one ``set(map(type, column))`` per field (and ``min``/``max`` for the 64-bit
+:class:`RowChecker` checks one row (``insert``, ``update``, ``get_or_create``,
+each row of ``bulk_insert``): its fields against the model
+(:func:`~db_plugins.db.mongo.models.validate`), then what the server can
+store (``features.decimal128``, ``features.nonfinite_floats``, nested
+documents free of operator keys). Everything is refused before anything of
+the call is sent, with a :class:`~db_plugins.ValidationError` naming the row
+and the field.
+
+Its :meth:`RowChecker.documents` is ``bulk_insert``'s common case checked a
+column at a time: plain dicts that all give the same fields. Checking a row
+field by field costs a few function calls a value, more than the driver's own
+encoding of it. When every row of a batch is a plain dict with the same keys
+and every value is of a type its field stores as it is, one
+``set(map(type, column))`` per field (and ``min``/``max`` for the 64-bit
 integer range, ``isfinite`` where the server refuses NaN) proves what the
 row-by-row check would, and the documents need no conversion. Anything else —
 an unknown field, a missing required one, a value to convert or refuse —
@@ -15,16 +25,88 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from operator import attrgetter, itemgetter
 from typing import Any
 
 from bson import ObjectId
 
-from ...errors import ValidationError
+from ...errors import UnsupportedOperation, ValidationError
 from ...values import INT64_MAX, INT64_MIN
-from .models import ID, BaseModel, to_bson
+from ..generic import document_problem
+from .models import ID, BaseModel, to_bson, to_document, validate
 
-__all__ = ["ColumnChecker"]
+__all__ = ["RowChecker", "ColumnChecker"]
+
+
+class RowChecker:
+    """The checks of one model's writes on one connection's engine (its ``features``)."""
+
+    def __init__(self, model: type[BaseModel], features: Any) -> None:
+        self.model = model
+        self.features = features
+        self.model_name = model.__name__
+        self.key = model.__primary_key__ or ID
+        self._decimals = [n for n, f in model.__fields__.items() if f.spec.kind == "decimal"]
+        self._columns = ColumnChecker(model, finite_floats=not features.nonfinite_floats)
+
+    def row(self, obj: Any, what: str, *, partial: bool = False) -> dict[str, Any]:
+        """Field values of a dict or an instance of this model, checked (defaults added unless ``partial``)."""
+        if isinstance(obj, BaseModel) and not isinstance(obj, self.model):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
+        if not isinstance(obj, Mapping):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance or a dict, got {type(obj).__name__}")
+        values = validate(self.model, obj, what, partial=partial)
+        features = self.features
+        if self._decimals and not features.decimal128:
+            for name in self._decimals:
+                if values.get(name) is not None:
+                    raise UnsupportedOperation(
+                        f"{what}: field {name!r} of {self.model_name} holds a Decimal, "
+                        f"which {features.describe()} cannot store"
+                    )
+        # Nested documents are stored as literal data: no operator keys, nothing the encoder
+        # or the server would choke on (refused here, before any row of the call is sent).
+        finite = not features.nonfinite_floats
+        for name, value in values.items():
+            if type(value) is float and value - value == 0:  # the common case: a finite float
+                continue
+            if isinstance(value, (dict, list)) or (finite and isinstance(value, float)):
+                problem = document_problem(value, bson=True, finite=finite)
+                if problem:
+                    raise ValidationError(f"{what}: field {name!r} of {self.model_name}: {problem}")
+        return values
+
+    def changes(self, attrs: Mapping[str, Any], what: str, key: Any = None) -> dict[str, Any]:
+        """``attrs`` checked for an update, as stored ``$set`` values (the key may not change)."""
+        if not isinstance(attrs, Mapping):
+            raise ValidationError(f"{what}: attrs must be a dict of field values, got {type(attrs).__name__}")
+        values = self.row(attrs, what, partial=True)
+        name = self.key
+        if name in values:
+            if key is None or values[name] != key:
+                raise ValidationError(f"{what}: {name!r} is the key of {self.model_name} and cannot be changed")
+            del values[name]
+        return to_document(self.model, values)
+
+    def key_of(self, instance: Any, what: str) -> Any:
+        """The stored key of ``instance`` (an instance of this model read or written before)."""
+        if isinstance(instance, BaseModel) and not isinstance(instance, self.model):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
+        if not isinstance(instance, dict):
+            raise ValidationError(f"{what}: expected a {self.model_name} instance, got {type(instance).__name__}")
+        key = instance.get(self.key)
+        if key is None:
+            raise ValidationError(f"{what}: the {self.model_name} has no {self.key!r} value (was it stored?)")
+        return key
+
+    def documents(self, rows: list[Any]) -> list[dict[str, Any]] | None:
+        """``rows`` made the stored documents by the column check, or ``None``: check them row by row.
+
+        ``rows`` must be the caller's own copies: they are changed in place.
+        """
+        return self._columns.documents(rows)
+
 
 _NONE = type(None)
 # Types a field of that type stores unchanged. A naive datetime is truncated to the
