@@ -46,6 +46,13 @@ class Plugin:
         """Return a connection opened with a validated configuration."""
         raise NotImplementedError
 
+    def async_connection(self, config: SectionConfig) -> DatabaseConnection:
+        """A connection for the asyncio API (:func:`db_plugins.aio.connect_async`), opened under
+        :func:`~db_plugins.db.base.bridge.spawn`: its executor awaits an async driver."""
+        from ...errors import UnsupportedOperation
+
+        raise UnsupportedOperation(f"the {self.name} plugin has no asyncio API")
+
     def migrations(self, config: SectionConfig, settings: Any = None) -> Any:
         """Return the migration backend for ``config`` (used by :mod:`db_plugins.commands`)."""
         raise NotImplementedError

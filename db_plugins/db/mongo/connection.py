@@ -59,7 +59,7 @@ class MongoConnection(DatabaseConnection):
         self.features: MongoFeatures = features_for(config.embedded)
         self._models_source = models
         self._models: list[type[BaseModel]] | None = None
-        self._local = threading.local()
+        self._local = self._new_local()
         self._write_lock: threading.RLock | None = None
         if config.embedded:
             self.client = self._embedded_client(config)
@@ -69,6 +69,7 @@ class MongoConnection(DatabaseConnection):
                 if not _url_sets(config.url, option):
                     options.setdefault(option, value)
             options.setdefault("appname", "db_plugins")
+            self._client_options = options
             try:
                 self.client = pymongo.MongoClient(config.url, **options)
             except (mongo_errors.ConfigurationError, mongo_errors.InvalidURI, TypeError, ValueError) as exc:
@@ -82,6 +83,10 @@ class MongoConnection(DatabaseConnection):
         except BaseException:
             self.client.close()
             raise
+
+    def _new_local(self) -> Any:
+        # Where the transaction's session lives: per thread (per task on the asyncio connection).
+        return threading.local()
 
     def _embedded_client(self, config: MongoConfig) -> Any:
         try:

@@ -32,6 +32,11 @@ class MongoPlugin(Plugin):
 
         return MongoConnection(config)
 
+    def async_connection(self, config: Any) -> Any:
+        from .aio import AsyncMongoConnection
+
+        return AsyncMongoConnection(config)
+
     def migrations(self, config: MongoConfig, settings: Any = None) -> Any:
         from .migrations import MongoMigrations
 

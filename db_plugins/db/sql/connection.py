@@ -89,8 +89,7 @@ class SQLConnection(DatabaseConnection):
         session_options: dict[str, Any] | None = None,
         use_scoped: bool = True,
     ) -> None:
-        url = config.sa_url
-        assert url is not None
+        url = self._engine_url(config)
         #: The dialect's flags (data) and its operations (behaviour): db_plugins.db.sql.dialects.
         self.features, self.ops = dialect_for(url.get_dialect()(), url)
         options = self.ops.engine_options(url)
@@ -99,7 +98,7 @@ class SQLConnection(DatabaseConnection):
         options.update(user)
         where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
         try:
-            self.engine = sa.create_engine(url, **options)
+            self.engine = self._create_engine(url, options)
         except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
             raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
         self.ops.on_engine(self.engine)
@@ -112,7 +111,7 @@ class SQLConnection(DatabaseConnection):
         if self.features.autocommit_pool and not isinstance(self.engine.pool, _SHARED_POOLS):
             # Nothing to roll back on return: no reset round trip.
             read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
-            self.read_engine = sa.create_engine(url, **read_options)
+            self.read_engine = self._create_engine(url, read_options)
             self.ops.on_engine(self.read_engine)
             datetimes.install(self.read_engine, self.ops)
             self.ops.ping_idle_connections(self.read_engine)
@@ -123,7 +122,7 @@ class SQLConnection(DatabaseConnection):
         self._write_sessions = orm.sessionmaker(bind=self._write_engine, **session_options)
         self.session = orm.scoped_session(self._sessions) if use_scoped else self._sessions()
         self._base = base
-        self._local = threading.local()
+        self._local = self._new_local()
         # A driver option the driver does not know (in ENGINE_OPTIONS' connect_args or the URL's
         # query string) only shows at the first connect: a settings mistake, not a server failure.
         options_hint = (
@@ -144,6 +143,18 @@ class SQLConnection(DatabaseConnection):
             raise new from exc
         with self.guard(), first as connection:
             self.ops.detect(connection)
+
+    def _engine_url(self, config: SQLConfig) -> sa.engine.URL:
+        assert config.sa_url is not None
+        return config.sa_url
+
+    def _create_engine(self, url: sa.engine.URL, options: dict[str, Any]) -> sa.engine.Engine:
+        # The asyncio connection makes its engine over an async driver here.
+        return sa.create_engine(url, **options)
+
+    def _new_local(self) -> Any:
+        # Where the transaction stack lives: per thread (per task on the asyncio connection).
+        return threading.local()
 
     # -- models -----------------------------------------------------------------
 

@@ -41,6 +41,11 @@ class SQLPlugin(Plugin):
 
         return SQLConnection(config)
 
+    def async_connection(self, config: Any) -> Any:
+        from .aio import AsyncSQLConnection
+
+        return AsyncSQLConnection(config)
+
     def migrations(self, config: SQLConfig, settings: Any = None) -> Any:
         from .migrations import SQLMigrations
 

@@ -1,0 +1,229 @@
+"""The asyncio API: :func:`connect_async` and the awaitable query interface.
+
+Every method runs the sync query's own code (checks, compiling, paginate,
+get_or_create) in a greenlet (:mod:`db_plugins.db.base.bridge`); the
+connection's executor awaits the async driver where the sync one would block.
+So filters, ordering, cursors, errors and values are those of the sync API,
+and a cursor from one works on the other.
+
+>>> import asyncio, db_plugins
+>>> async def main():
+...     async with await db_plugins.connect_async("sqlite://") as db:
+...         return db.features.name
+>>> asyncio.run(main())
+'sqlite'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from .db.base.bridge import spawn, wait
+from .pagination import Pagination
+from .registry import get_plugin, resolve_config
+
+__all__ = ["AsyncConnection", "AsyncPagination", "AsyncQuery", "connect_async"]
+
+M = TypeVar("M")
+T = TypeVar("T")
+
+
+async def connect_async(config_or_url: Any, plugin: str | None = None) -> AsyncConnection:
+    """Open an :class:`AsyncConnection` from what :func:`db_plugins.connect` accepts.
+
+    Sync URLs work unchanged (the engine's asyncio driver is chosen); a URL
+    naming an async driver (``postgresql+asyncpg://``) is used as it is.
+    """
+    config = resolve_config(config_or_url, plugin)
+    opener = get_plugin(config.plugin).async_connection
+    return AsyncConnection(await spawn(opener, config))
+
+
+class AsyncConnection:
+    """An open connection of the asyncio API (an async context manager).
+
+    ``sync`` is the plugin's connection object the calls run on; its
+    ``features``, ``config`` and native objects are reachable here too.
+    """
+
+    def __init__(self, sync: Any) -> None:
+        self.sync = sync
+
+    def __getattr__(self, name: str) -> Any:
+        # features, config, metadata, models, engine, database, ...: as on the sync connection.
+        return getattr(self.sync, name)
+
+    def query(self, model: Any) -> AsyncQuery[Any]:
+        """The awaitable query interface for ``model``."""
+        return AsyncQuery(self.sync.query(model))
+
+    async def create_db(self) -> None:
+        """Create the configured models' tables/collections that do not exist yet."""
+        await spawn(self.sync.create_db)
+
+    async def drop_db(self) -> None:
+        """Drop the configured models' tables/collections."""
+        await spawn(self.sync.drop_db)
+
+    async def close(self) -> None:
+        """Close the connection's pools and clients."""
+        await spawn(self.sync.close)
+
+    def transaction(self) -> _AsyncTransaction:
+        """``async with db.transaction():`` groups this task's writes, as ``db.transaction()`` does."""
+        return _AsyncTransaction(self.sync)
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncConnection {self.sync!r}>"
+
+
+class _AsyncTransaction:
+    def __init__(self, sync: Any) -> None:
+        self._sync = sync
+        self._block: Any = None
+
+    async def __aenter__(self) -> Any:
+        self._block = self._sync.transaction()
+        return await spawn(self._block.__enter__)
+
+    async def __aexit__(self, *exc: Any) -> bool:
+        return bool(await spawn(self._block.__exit__, *exc))
+
+
+class AsyncQuery(Generic[M]):
+    """The sync query's methods as coroutines; its other attributes (``model``, ``primary_key``,
+    ``select()``, ...) as they are."""
+
+    def __init__(self, query: Any) -> None:
+        self.sync = query
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sync, name)
+
+    async def insert(self, obj: Any) -> M:
+        return await spawn(self.sync.insert, obj)
+
+    async def bulk_insert(
+        self,
+        rows: Iterable[Any] | AsyncIterable[Any],
+        on_conflict: str = "error",
+        conflict_on: str | Sequence[str] | None = None,
+    ) -> int:
+        """As the sync ``bulk_insert``; ``rows`` may be an async iterable (read as the batches fill)."""
+        if isinstance(rows, AsyncIterable):
+            rows = _waiting(rows)
+        return await spawn(self.sync.bulk_insert, rows, on_conflict, conflict_on)
+
+    async def update(self, instance: M, attrs: Mapping[str, Any]) -> M:
+        return await spawn(self.sync.update, instance, attrs)
+
+    async def update_many(self, filter_by: Any, attrs: Mapping[str, Any]) -> int:
+        return await spawn(self.sync.update_many, filter_by, attrs)
+
+    async def bulk_update(self, instances: Sequence[M], attrs_list: Sequence[Mapping[str, Any]]) -> int:
+        return await spawn(self.sync.bulk_update, instances, attrs_list)
+
+    async def delete(self, filter_by: Any = None, *, all: bool = False) -> int:  # noqa: A002
+        return await spawn(self.sync.delete, filter_by, all=all)
+
+    async def find_one(self, filter_by: Any = None, order_by: Any = None, fields: Any = None) -> M | None:
+        return await spawn(self.sync.find_one, filter_by, order_by, fields)
+
+    async def count(self, filter_by: Any = None, max_results: int | None = None) -> int:
+        return await spawn(self.sync.count, filter_by, max_results)
+
+    async def check_exists(self, filter_by: Any = None) -> bool:
+        return await spawn(self.sync.check_exists, filter_by)
+
+    async def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[M, bool]:
+        return await spawn(self.sync.get_or_create, filter_by, **defaults)
+
+    async def paginate(self, *args: Any, **kwargs: Any) -> AsyncPagination[M]:
+        """One page, as the sync ``paginate``; ``await page.next()`` / ``await page.prev()``."""
+        return AsyncPagination(await spawn(self.sync.paginate, *args, **kwargs))
+
+    def find_all(self, filter_by: Any = None, order_by: Any = None, paginate: bool = True, **kwargs: Any) -> Any:
+        """Awaitable :class:`AsyncPagination`; with ``paginate=False`` an async iterator streaming every match."""
+        if paginate:
+            return self.paginate(filter_by=filter_by, order_by=order_by, **kwargs)
+        return AsyncStream(self.sync.find_all, filter_by, order_by, False, **kwargs)
+
+
+class AsyncPagination(Generic[M]):
+    """A :class:`~db_plugins.Pagination` whose ``next()`` and ``prev()`` are coroutines."""
+
+    def __init__(self, page: Pagination[M]) -> None:
+        self.sync = page
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sync, name)
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self.sync)
+
+    def __len__(self) -> int:
+        return len(self.sync)
+
+    async def next(self) -> AsyncPagination[M]:
+        return AsyncPagination(await spawn(self.sync.next))
+
+    async def prev(self) -> AsyncPagination[M]:
+        return AsyncPagination(await spawn(self.sync.prev))
+
+    def __repr__(self) -> str:
+        return repr(self.sync)
+
+
+class AsyncStream(AsyncIterator[Any]):
+    """``async for`` over the sync stream: one server-side cursor, read batch by batch."""
+
+    def __init__(self, start: Callable[..., Iterator[Any]], *args: Any, **kwargs: Any) -> None:
+        self._start = functools.partial(start, *args, **kwargs)
+        self._iterator: Iterator[Any] | None = None
+        self._buffer: list[Any] = []
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self._buffer:
+            self._buffer = await spawn(self._fill)
+            if not self._buffer:
+                raise StopAsyncIteration
+        return self._buffer.pop()
+
+    def _fill(self) -> list[Any]:
+        if self._iterator is None:
+            self._iterator = self._start()
+        # Up to a batch per crossing into the greenlet; reversed so pop() hands them out in order.
+        batch = [row for _, row in zip(range(STREAM_CHUNK), self._iterator)]
+        batch.reverse()
+        return batch
+
+    async def aclose(self) -> None:
+        """Close the server cursor (as leaving an ``async for`` early does not)."""
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            await spawn(close)
+
+
+#: Results handed out per crossing into the sync stream.
+STREAM_CHUNK = 100
+
+
+def _waiting(rows: AsyncIterable[Any]) -> Iterator[Any]:
+    """A sync iterator over ``rows``: each item awaited from the greenlet (the loop keeps running)."""
+    iterator = rows.__aiter__()
+    while True:
+        try:
+            yield wait(iterator.__anext__())
+        except StopAsyncIteration:
+            return
