@@ -66,12 +66,33 @@ def _models(engine: str) -> Any:
     return models_mongo
 
 
+@pytest.fixture(scope="session")
+def event_loop_thread() -> Iterator[Any]:
+    """The event loop the asyncio API's contract runs on (debug mode: slow callbacks are logged)."""
+    from tests.contract.aio_facade import Loop
+
+    loop = Loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session", params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> str:
+    """Which API the contract runs on: the sync one, or the asyncio one behind a sync facade."""
+    return request.param
+
+
 @pytest.fixture(scope="session", params=ENGINES + optional_engines())
-def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def engine_env(request: pytest.FixtureRequest, api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     engine = request.param
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
         env = Env(engine, url, None, _models(engine))
-        env.db = db_plugins.connect(env.config)
+        if api == "async":
+            from tests.contract.aio_facade import SyncFacade
+
+            env.db = SyncFacade.connect(env.config, request.getfixturevalue("event_loop_thread"))
+        else:
+            env.db = db_plugins.connect(env.config)
         env.db.create_db()
         try:
             yield env

@@ -172,7 +172,9 @@ def _foreign_keys(connection: sa.Connection, on: bool) -> None:
     # driver connection, outside one.
     if connection.in_transaction():
         connection.rollback()
-    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    cursor = connection.connection.cursor()  # the DBAPI's cursor (an async driver's through its adapter)
+    cursor.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    cursor.close()
 
 
 def use_wal(cursor: Any, patience: float = 30.0) -> None:
@@ -180,7 +182,9 @@ def use_wal(cursor: Any, patience: float = 30.0) -> None:
     deadline = time.monotonic() + patience
     while True:
         try:
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            # execute() then fetchone(): the DBAPI's form, which async drivers' adapters keep too.
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
             return
         except Exception as exc:

@@ -1,0 +1,194 @@
+"""The asyncio API behind the sync API's face, so the contract suite runs unchanged on it.
+
+An event loop runs in a thread of its own; each calling thread gets one task
+on it that runs that thread's calls in turn (so a ``db.transaction()`` block,
+whose state is per task, spans the calls of the thread that opened it, and
+threads stay concurrent). Results, pages and errors come back as the sync API
+gives them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import db_plugins
+from db_plugins.aio import AsyncPagination, AsyncQuery, AsyncStream
+
+
+class Loop:
+    """An event loop in a daemon thread, in debug mode: a callback over ``slow`` seconds is logged."""
+
+    def __init__(self, slow: float = 0.1) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_debug(True)
+        self.loop.slow_callback_duration = slow
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="dbp-async-loop")
+        self._thread.start()
+        self._workers: dict[int, asyncio.Queue[Any]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, factory: Callable[[], Awaitable[Any]]) -> Any:
+        """``await factory()`` on the loop, in the calling thread's task; its result or its exception."""
+        queue = self._queue()
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(queue.put_nowait, (factory, done))
+        return done.result()
+
+    def _queue(self) -> asyncio.Queue[Any]:
+        ident = threading.get_ident()
+        with self._lock:
+            queue = self._workers.get(ident)
+            if queue is None:
+                queue = self._workers[ident] = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result()
+        return queue
+
+    async def _start(self) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        asyncio.get_running_loop().create_task(_worker(queue))
+        return queue
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+async def _worker(queue: asyncio.Queue[Any]) -> None:
+    while True:
+        factory, done = await queue.get()
+        try:
+            result = await factory()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            done.set_exception(exc)
+        else:
+            done.set_result(result)
+
+
+class SyncFacade:
+    """An :class:`~db_plugins.aio.AsyncConnection` used as a sync connection."""
+
+    def __init__(self, connection: Any, loop: Loop, native: Any) -> None:
+        self.aio = connection
+        self._loop = loop
+        self.native = native
+
+    @classmethod
+    def connect(cls, config: Any, loop: Loop) -> SyncFacade:
+        return cls(loop.run(lambda: db_plugins.connect_async(config)), loop, db_plugins.connect(config))
+
+    def __getattr__(self, name: str) -> Any:
+        # A test's native access (engine, session, database, features) goes to a sync
+        # connection to the same database: the asyncio engine's objects need the loop.
+        return getattr(self.native, name)
+
+    def query(self, model: Any) -> QueryFacade:
+        return QueryFacade(self.aio.query(model), self._loop)
+
+    def create_db(self) -> None:
+        self._loop.run(self.aio.create_db)
+
+    def drop_db(self) -> None:
+        self._loop.run(self.aio.drop_db)
+
+    def close(self) -> None:
+        self._loop.run(self.aio.close)
+        self.native.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        block = self.aio.transaction()
+        session = self._loop.run(block.__aenter__)
+        try:
+            yield session
+        except BaseException as exc:
+            if not self._loop.run(lambda: block.__aexit__(type(exc), exc, exc.__traceback__)):
+                raise
+        else:
+            self._loop.run(lambda: block.__aexit__(None, None, None))
+
+    def __enter__(self) -> SyncFacade:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class QueryFacade:
+    """An :class:`~db_plugins.aio.AsyncQuery` used as a sync query."""
+
+    def __init__(self, query: AsyncQuery[Any], loop: Loop) -> None:
+        self.aio = query
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(type(self.aio), name, None)
+        if attr is None or not callable(attr):
+            return getattr(self.aio.sync, name)  # model, primary_key, select(), parse_filter, ...
+        method = getattr(self.aio, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _synced(self._loop.run(lambda: method(*args, **kwargs)), self._loop)
+
+        return call
+
+    def find_all(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.aio.find_all(*args, **kwargs)
+        if isinstance(result, AsyncStream):
+            return _stream(result, self._loop)
+        return _synced(self._loop.run(lambda: result), self._loop)
+
+    def __repr__(self) -> str:
+        return repr(self.aio.sync)
+
+
+def _synced(value: Any, loop: Loop) -> Any:
+    return PageFacade(value, loop) if isinstance(value, AsyncPagination) else value
+
+
+class PageFacade:
+    """An :class:`~db_plugins.aio.AsyncPagination` used as a :class:`~db_plugins.Pagination`."""
+
+    def __init__(self, page: AsyncPagination[Any], loop: Loop) -> None:
+        self.aio = page
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.aio.sync, name)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.aio.sync)
+
+    def __len__(self) -> int:
+        return len(self.aio.sync)
+
+    def next(self) -> PageFacade:
+        return PageFacade(self._loop.run(self.aio.next), self._loop)
+
+    def prev(self) -> PageFacade:
+        return PageFacade(self._loop.run(self.aio.prev), self._loop)
+
+    def iter_pages(self, *args: Any, **kwargs: Any) -> Any:
+        return self.aio.sync.iter_pages(*args, **kwargs)
+
+
+def _stream(stream: AsyncStream, loop: Loop) -> Iterator[Any]:
+    sentinel = object()
+
+    async def step() -> Any:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return sentinel
+
+    try:
+        while True:
+            item = loop.run(step)
+            if item is sentinel:
+                return
+            yield item
+    finally:
+        loop.run(stream.aclose)
