@@ -154,7 +154,9 @@ class AsyncQuery(Generic[M]):
         """Awaitable :class:`AsyncPagination`; with ``paginate=False`` an async iterator streaming every match."""
         if paginate:
             return self.paginate(filter_by=filter_by, order_by=order_by, **kwargs)
-        return AsyncStream(self.sync.find_all, filter_by, order_by, False, **kwargs)
+        # Bad arguments raise here, as on the sync API; the cursor opens at the first item.
+        fields = kwargs.pop("fields", None)
+        return AsyncStream(self.sync._stream, *self.sync.stream_args(filter_by, order_by, fields, **kwargs))
 
 
 class AsyncPagination(Generic[M]):

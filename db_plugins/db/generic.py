@@ -453,12 +453,16 @@ class BaseQuery(abc.ABC, Generic[M, W]):
         """
         if paginate:
             return self.paginate(filter_by=filter_by, order_by=order_by, fields=fields, **paginate_args)
-        batch_size = paginate_args.pop("batch_size", DEFAULT_BATCH_SIZE)
-        if paginate_args:
-            raise TypeError(f"find_all(paginate=False) got unexpected arguments: {', '.join(paginate_args)}")
+        return self._stream(*self.stream_args(filter_by, order_by, fields, **paginate_args))
+
+    def stream_args(self, filter_by: Any, order_by: Any, fields: Any, **options: Any) -> tuple[Any, ...]:
+        """``find_all(paginate=False)``'s arguments checked, as ``_stream`` takes them (nothing is read)."""
+        batch_size = options.pop("batch_size", DEFAULT_BATCH_SIZE)
+        if options:
+            raise TypeError(f"find_all(paginate=False) got unexpected arguments: {', '.join(options)}")
         _positive_int("batch_size", batch_size)
         order = self.parse_order(order_by)
-        return self._stream(self.where(filter_by), order, batch_size, self.parse_fields(fields, order))
+        return self.where(filter_by), order, batch_size, self.parse_fields(fields, order)
 
     def count(self, filter_by: Any = None, max_results: int | None = None) -> int:
         """How many rows match ``filter_by`` (at most ``max_results`` when given)."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import db_plugins
+from db_plugins import Pagination
 from db_plugins.aio import AsyncPagination, AsyncQuery, AsyncStream
 
 
@@ -60,12 +62,21 @@ class Loop:
 async def _worker(queue: asyncio.Queue[Any]) -> None:
     while True:
         factory, done = await queue.get()
+        result = None
         try:
             result = await factory()
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+        except BaseException as exc:
             done.set_exception(exc)
+            del exc
         else:
             done.set_result(result)
+        # Keep no result alive between calls, as a sync caller that drops it does not
+        # (the ORM's identity map is weak: a kept instance changes what a session sees).
+        del factory, done, result
+
+
+#: What the facade takes from the asyncio connection itself (a test may change its features).
+_OWN = frozenset({"features", "config", "ops", "metadata", "models", "in_transaction"})
 
 
 class SyncFacade:
@@ -81,6 +92,8 @@ class SyncFacade:
         return cls(loop.run(lambda: db_plugins.connect_async(config)), loop, db_plugins.connect(config))
 
     def __getattr__(self, name: str) -> Any:
+        if name in _OWN:
+            return getattr(self.aio.sync, name)
         # A test's native access (engine, session, database, features) goes to a sync
         # connection to the same database: the asyncio engine's objects need the loop.
         return getattr(self.native, name)
@@ -105,7 +118,7 @@ class SyncFacade:
         try:
             yield session
         except BaseException as exc:
-            if not self._loop.run(lambda: block.__aexit__(type(exc), exc, exc.__traceback__)):
+            if not self._loop.run(functools.partial(block.__aexit__, type(exc), exc, exc.__traceback__)):
                 raise
         else:
             self._loop.run(lambda: block.__aexit__(None, None, None))
@@ -149,7 +162,7 @@ def _synced(value: Any, loop: Loop) -> Any:
     return PageFacade(value, loop) if isinstance(value, AsyncPagination) else value
 
 
-class PageFacade:
+class PageFacade(Pagination):
     """An :class:`~db_plugins.aio.AsyncPagination` used as a :class:`~db_plugins.Pagination`."""
 
     def __init__(self, page: AsyncPagination[Any], loop: Loop) -> None:
