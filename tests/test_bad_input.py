@@ -27,7 +27,7 @@ import pytest
 
 import db_plugins
 from db_plugins.config import load_settings, settings_from_dict
-from tests.contract.conftest import Env, engine_env, env  # noqa: F401 - fixtures used by the API cases
+from tests.contract.conftest import Env, api, engine_env, env, event_loop_thread  # noqa: F401 - fixtures used by the API cases
 from tests.migrations.project import Project, run_dbp
 from tests.reliability.checks import (
     WRONG_PASSWORD,

@@ -55,8 +55,18 @@ class Loop:
         return queue
 
     def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(_cancel_others(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        self.loop.close()
+
+
+async def _cancel_others() -> None:
+    # The workers end before the loop does: a task left pending errs when collected.
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _worker(queue: asyncio.Queue[Any]) -> None:

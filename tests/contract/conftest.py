@@ -28,6 +28,8 @@ class Env:
     url: str
     db: Any
     models: Any
+    #: Which API ``db`` is: "sync", or "async" (the asyncio API behind a sync facade).
+    api: str = "sync"
 
     @property
     def is_sql(self) -> bool:
@@ -86,7 +88,7 @@ def api(request: pytest.FixtureRequest) -> str:
 def engine_env(request: pytest.FixtureRequest, api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     engine = request.param
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
-        env = Env(engine, url, None, _models(engine))
+        env = Env(engine, url, None, _models(engine), api)
         if api == "async":
             from tests.contract.aio_facade import SyncFacade
 
@@ -114,9 +116,9 @@ ASYNC_GAPS = {
 
 
 @pytest.fixture
-def env(engine_env: Env, api: str, request: pytest.FixtureRequest) -> Iterator[Env]:
+def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
     """The engine's connection, with every contract table emptied before the test."""
-    gap = ASYNC_GAPS.get((request.node.originalname, engine_env.engine)) if api == "async" else None
+    gap = ASYNC_GAPS.get((request.node.originalname, engine_env.engine)) if engine_env.api == "async" else None
     if gap:
         request.applymarker(pytest.mark.xfail(reason=f"asyncio API: {gap}", strict=False))
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):

@@ -18,11 +18,9 @@ from ...errors import ConfigError
 from ..base.bridge import TaskLocal
 from .config import SQLConfig
 from .connection import SQLConnection
+from .dialects import dialect_for
 
-__all__ = ["ASYNC_DRIVERS", "AsyncSQLConnection", "async_url"]
-
-#: The async driver used for a sync URL of each backend (the driver named in the URL when it is async).
-ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql"}
+__all__ = ["AsyncSQLConnection", "async_url"]
 
 #: The dialects' default ``connect_args`` are the sync drivers' (libpq, PyMySQL): what each async
 #: driver calls those it has; the others are left out. A user's ``connect_args`` pass unchanged.
@@ -38,8 +36,8 @@ def async_url(url: sa.engine.URL) -> sa.engine.URL:
     dialect = url.get_dialect()
     if getattr(dialect, "is_async", False):
         return url
-    backend = url.get_backend_name()
-    driver = ASYNC_DRIVERS.get(backend)
+    backend = url.drivername.partition("+")[0]
+    driver = dialect_for(dialect(), url)[0].async_driver
     if driver is None:
         raise ConfigError(f"connect_async: no asyncio driver for {backend!r} URLs (name one: {backend}+<driver>)")
     return url.set(drivername=f"{backend}+{driver}")

@@ -55,6 +55,9 @@ INVALID = "invalid"
 class SQLFeatures(BaseFeatures):
     """Capabilities of a SQLAlchemy dialect; the defaults are the portable choices."""
 
+    #: The asyncio driver ``connect_async`` uses for this backend's sync URLs (``None``: name one in the URL).
+    async_driver: str | None = None
+
     #: ``db.transaction()`` is available (the same flag exists on every plugin).
     transactions: bool = True
     #: A failing ``bulk_insert`` writes nothing (the same flag exists on every plugin).

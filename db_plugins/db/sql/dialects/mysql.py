@@ -45,6 +45,7 @@ _INSERT_VALUES = re.compile(
 
 
 class MySQLFeatures(_Base):
+    async_driver = "aiomysql"
     upsert = "on_duplicate_key"
     autocommit_pool = True
     upsert_any_unique_key = True

@@ -38,6 +38,7 @@ _NONE = type(None)
 
 
 class PostgreSQLFeatures(_Base):
+    async_driver = "asyncpg"
     upsert = "on_conflict"
     integer_widths = True
     autocommit_pool = True

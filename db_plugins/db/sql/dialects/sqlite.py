@@ -27,6 +27,7 @@ def in_memory(url: sa.engine.URL | None) -> bool:
 
 
 class SQLiteFeatures(_Base):
+    async_driver = "aiosqlite"
     upsert = "on_conflict"
     autocommit_pool = True
     refused_floats = frozenset({"nan"})
