@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from bson import errors as bson_errors
 from pymongo import MongoClient, UpdateOne, uri_parser
 from pymongo import errors as mongo_errors
+from pymongo.results import BulkWriteResult
 
 from ...db.generic import DatabaseConnection, DatabaseCreator
 from ...db.mongo.errors import translate_error
@@ -423,7 +424,21 @@ class MongoQuery:
             for instance, attr, where in zip_longest(instances, attrs, filter_fields)
         ]
         with _guard(self._where):
-            return self.collection.bulk_write(requests=requests, ordered=False)
+            try:
+                return self.collection.bulk_write(requests=requests, ordered=False)
+            except TypeError:
+                # mongomock builds a bulk before running any of it, and cannot take the
+                # requests of pymongo >= 4.9 (their ``sort``): nothing is written yet.
+                return self._one_by_one(requests)
+
+    def _one_by_one(self, requests: Sequence[UpdateOne]) -> BulkWriteResult:
+        matched = modified = 0
+        for request in requests:
+            result = self.collection.update_one(request._filter, request._doc)
+            matched += result.matched_count
+            modified += result.modified_count
+        counts = {"nInserted": 0, "nUpserted": 0, "nMatched": matched, "nModified": modified, "nRemoved": 0}
+        return BulkWriteResult({**counts, "upserted": [], "writeErrors": [], "writeConcernErrors": []}, True)
 
     def bulk_insert(self, documents: Sequence[Mapping[str, Any]], model: type[BaseModel] | None = None) -> Any:
         """Insert ``model(**document)`` for each document; pymongo's ``InsertManyResult``."""
