@@ -27,13 +27,15 @@ from collections import UserDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import zip_longest
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from bson import errors as bson_errors
-from pymongo import MongoClient, UpdateOne, uri_parser
+from pymongo import MongoClient, UpdateOne
 from pymongo import errors as mongo_errors
 from pymongo.results import BulkWriteResult
 
 from ...db.generic import DatabaseConnection, DatabaseCreator
+from ...db.mongo import MongoConnection as _ModernConnection
 from ...db.mongo.errors import translate_error
 from ...errors import ConfigError, NotFoundError, UnsupportedOperation, ValidationError
 from ...pagination import Pagination
@@ -204,11 +206,9 @@ class _MongoConfig(UserDict):
         url = self.data.pop("url", None)
         if url is not None:
             self.data["host"] = url
-            if "database" not in self.data:
-                with contextlib.suppress(Exception):
-                    database = uri_parser.parse_uri(url).get("database")
-                    if database:
-                        self.data["database"] = database
+            database = unquote(urlsplit(str(url)).path.lstrip("/"))
+            if database and "database" not in self.data:
+                self.data["database"] = database
         missing = sorted(self.REQUIRED_KEYS - set(self.data))
         if missing:
             raise ConfigError(f"DB_CONFIG['MONGO']: missing {', '.join(key.upper() for key in missing)}")
@@ -255,6 +255,11 @@ class MongoConnection(DatabaseConnection):
         else:
             deprecated("MongoConnection(config).connect()", "MongoConnection(config) or db_plugins.connect(config)")
         assert self._config is not None
+        if self.client is None and str(self._config.get("host", "")).startswith("mongomock://"):
+            # The in-process engine, as db-plugins serves it: every client of one URL host
+            # sees the same data.
+            url = self._config["host"]
+            self.client = _ModernConnection({"URL": url, "DATABASE": self._config.db_name}).client
         if self.client is None:
             try:
                 self.client = MongoClient(**self._config)

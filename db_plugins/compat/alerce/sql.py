@@ -295,8 +295,15 @@ class SQLConnection(_SQLConnection):
             self.Base.metadata.create_all(bind=self.engine)
 
     def drop_db(self) -> None:
-        """Drop the tables of ``Base``."""
-        with self._guarded("drop_db"):
+        """Drop the tables of ``Base``, closing ``session`` first.
+
+        The session's open transaction would hold locks on the tables, and the
+        ``DROP`` would wait for it forever (PostgreSQL, MariaDB).
+        """
+        guard = self._guarded("drop_db")
+        if self.session is not None:
+            self.session.close()
+        with guard:
             self.Base.metadata.drop_all(bind=self.engine)
 
     def query(self, *args: Any) -> Any:  # type: ignore[override]
