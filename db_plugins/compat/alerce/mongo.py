@@ -36,8 +36,15 @@ from pymongo.results import BulkWriteResult
 
 from ...db.generic import DatabaseConnection, DatabaseCreator
 from ...db.mongo import MongoConnection as _ModernConnection
-from ...db.mongo.errors import translate_error
-from ...errors import ConfigError, NotFoundError, UnsupportedOperation, ValidationError
+from ...db.mongo.errors import DUPLICATE_CODES, translate_error
+from ...errors import (
+    BulkDuplicateKeyError,
+    BulkWriteError,
+    ConfigError,
+    NotFoundError,
+    UnsupportedOperation,
+    ValidationError,
+)
 from ...pagination import Pagination
 from ._common import AlerceCompatWarning, NotConnectedError, deprecated
 
@@ -65,6 +72,15 @@ def _guard(where: str) -> Iterator[None]:
     """pymongo's errors as db_plugins errors, the original as ``__cause__``."""
     try:
         yield
+    except mongo_errors.BulkWriteError as exc:
+        details = exc.details or {}
+        failed = details.get("writeErrors") or []
+        written = details.get("nInserted", 0) + details.get("nModified", 0) + details.get("nUpserted", 0)
+        keys = [(error.get("op") or {}).get("_id") for error in failed]
+        duplicates = bool(failed) and all(error.get("code") in DUPLICATE_CODES for error in failed)
+        kind = BulkDuplicateKeyError if duplicates else BulkWriteError
+        first = failed[0].get("errmsg", "") if failed else str(exc)
+        raise kind(f"{len(failed)} of the writes failed ({written} done): {first}", written, keys) from exc
     except (mongo_errors.PyMongoError, bson_errors.BSONError) as exc:
         new = translate_error(exc, where)
         if new is exc:
@@ -347,10 +363,10 @@ class MongoQuery:
         connection: MongoConnection | None = None,
     ) -> None:
         name = name if name is not None else collection_name
-        if model is not None and name is not None:
-            raise ValueError("Only one of 'model' or 'name' can be defined")
         if connection is None:
             deprecated("MongoQuery(database, model=...)", "db.query(Model) on a connection")
+        if model is not None and name is not None:
+            raise ValueError("Only one of 'model' or 'name' can be defined")
         self.model = model
         self.collection: Any = None
         self._db = database
