@@ -89,7 +89,7 @@ def test_config_keys_go_to_mongoclient_as_4x_did() -> None:
     )
     assert known.client.options.server_selection_timeout == 1.234  # (no I/O: pymongo connects lazily)
     known.close()
-    with pytest.raises(db_plugins.ConfigError, match="(?i)someotherkey") as info:
+    with pytest.raises(db_plugins.ConfigError, match=r"(?i)someotherkey") as info:
         MongoConnection().connect({"HOST": "localhost", "DATABASE": "d", "SOME_OTHER_KEY": 1})
     assert isinstance(info.value.__cause__, pymongo.errors.ConfigurationError)
     with pytest.raises(db_plugins.ConfigError, match="missing DATABASE"):
