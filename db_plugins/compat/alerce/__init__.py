@@ -5,15 +5,11 @@ current Pythons. This layer gives its forms back on db-plugins, kept out of
 the main API, each 4.x-only form warning (:class:`AlerceCompatWarning`) with
 the modern form to move to. Change the imports so:
 
-====================================================  ===========================================
-4.x module                                            here
-====================================================  ===========================================
-``db_plugins.db.generic``                             ``db_plugins.compat.alerce``
-``db_plugins.db.sql.connection``, ``.query``,         ``db_plugins.compat.alerce.sql``
-``.models`` (``Base``)
-``db_plugins.db.mongo.connection``, ``.query``,       ``db_plugins.compat.alerce.mongo``
-``.orm``, ``.models`` (``BaseModel``)
-====================================================  ===========================================
+- ``db_plugins.db.generic`` -> ``db_plugins.compat.alerce``
+- ``db_plugins.db.sql.connection``, ``db_plugins.db.sql.query`` and the
+  ``Base`` of ``db_plugins.db.sql.models`` -> ``db_plugins.compat.alerce.sql``
+- ``db_plugins.db.mongo.connection``, ``.query``, ``.orm`` and the
+  ``BaseModel`` of ``db_plugins.db.mongo.models`` -> ``db_plugins.compat.alerce.mongo``
 
 ALeRCE's own astronomy models (``Object``, ``Detection``...) are not part of
 this layer: declare yours on :data:`db_plugins.compat.alerce.sql.Base` or
