@@ -67,6 +67,11 @@ def test_query_with_a_model_is_a_sqlalchemy_query_with_the_4x_methods(db: SQLCon
     assert db.query(AlerceItem).check_exists(filter_by={"oid": "ZTF2"})
     assert db.query(AlerceItem).find_one(filter_by=AlerceItem.oid == "ZTF2").ndet == 5
     assert db.query(AlerceItem).find_one(filter_by={"oid": "nope"}) is None
+    # The modern order (the filter first) reads as the filter, never as a model.
+    assert db.query(AlerceItem).get_or_create({"oid": "ZTF2"})[0].ndet == 5
+    assert db.query(AlerceItem).check_exists({"oid": "nope"}) is False
+    assert db.query(AlerceItem).find_one(AlerceItem.oid == "ZTF1").oid == "ZTF1"
+    assert db.query(AlerceItem).find_all({"ndet": 5}).total == 1
 
 
 def test_query_without_a_model_takes_model_per_method_and_warns(db: SQLConnection) -> None:

@@ -85,16 +85,22 @@ class SQLQuery(Query):
         descriptions = self.column_descriptions
         return descriptions[0]["entity"] if descriptions else None
 
-    def _target(self, model: Any, what: str) -> tuple[Any, Any]:
-        """The model and the query a method works on: this query's entity, else 4.x's ``model=``."""
+    def _target(self, model: Any, filter_by: Any, what: str) -> tuple[Any, Any, Any]:
+        """The model, query and filter a method works with: this query's entity, else 4.x's ``model``.
+
+        A filter given first (the modern order, ``get_or_create({"oid": ...})``)
+        is taken as the filter, not as a model.
+        """
+        if filter_by is None and model is not None and not isinstance(model, type):
+            model, filter_by = None, model
         entity = self._entity()
         if entity is not None:
-            return entity, self
+            return entity, self, filter_by
         if model is None:
             raise ValueError(f"{what}: this query has no model: use db.query(Model).{what}(...)")
         name = getattr(model, "__name__", "Model")
         deprecated(f"query().{what}(model, ...)", f"db.query({name}).{what}(...)", stacklevel=4)
-        return model, self.session.query(model)
+        return model, self.session.query(model), filter_by
 
     def _guard(self) -> contextlib.AbstractContextManager[Any]:
         connection = _connection_of(self.session)
@@ -104,7 +110,7 @@ class SQLQuery(Query):
 
     def check_exists(self, model: Any = None, filter_by: Any = None) -> bool:
         """Whether a row matches ``filter_by`` (a dict of attribute values or a SQLAlchemy clause)."""
-        _, query = self._target(model, "check_exists")
+        _, query, filter_by = self._target(model, filter_by, "check_exists")
         with self._guard():
             return bool(self.session.query(_filtered(query, filter_by).exists()).scalar())
 
@@ -114,7 +120,7 @@ class SQLQuery(Query):
         The new row takes ``kwargs`` and the values of a dict ``filter_by``. A
         concurrent insert of the same key is read back instead.
         """
-        model, query = self._target(model, "get_or_create")
+        model, query, filter_by = self._target(model, filter_by, "get_or_create")
         with self._guard():
             found = _filtered(query, filter_by).first()
             if found is not None:
@@ -148,7 +154,7 @@ class SQLQuery(Query):
         rows = list(objects or ())
         if not rows:
             return None
-        model, _ = self._target(model, "bulk_insert")
+        model, _, _ = self._target(model, None, "bulk_insert")
         connection = _connection_of(self.session)
         if connection is None:
             self.session.execute(insert(model.__table__), rows)
@@ -183,14 +189,14 @@ class SQLQuery(Query):
 
     def find_one(self, model: Any = None, filter_by: Any = None) -> Any:
         """The row matching ``filter_by``, or ``None`` (several matching rows are an error, as in 4.x)."""
-        _, query = self._target(model, "find_one")
+        _, query, filter_by = self._target(model, filter_by, "find_one")
         with self._guard():
             return _filtered(query, filter_by).one_or_none()
 
     def find_all(self, model: Any = None, filter_by: Any = None, paginate: bool = True) -> Any:
         """The first page of rows matching ``filter_by`` (a :class:`~db_plugins.Pagination`), or with
         ``paginate=False`` a list of all of them."""
-        _, query = self._target(model, "find_all")
+        _, query, filter_by = self._target(model, filter_by, "find_all")
         query = _filtered(query, filter_by)
         if paginate:
             return query.paginate()
