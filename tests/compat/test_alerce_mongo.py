@@ -71,7 +71,7 @@ def test_constructor_keeps_the_config_and_connect_opens_it(mongo_url: str) -> No
     config = config_for(mongo_url)
     db = MongoConnection(config)
     assert db.client is None and db.database is None and db.config.db_name == config["DATABASE"]
-    with pytest.warns(AlerceCompatWarning, match=r"MongoConnection\(config\)"):
+    with pytest.warns(AlerceCompatWarning, match=r"db_plugins\.connect\(config\), which connects at once"):
         db.connect()
     try:
         assert db.database.name == config["DATABASE"]

@@ -262,14 +262,14 @@ class MongoConnection(DatabaseConnection):
     def _where(self) -> str:
         return self._config.db_name if self._config is not None else "(not connected)"
 
-    def connect(self, config: Mapping[str, Any] | None = None, **options: Any) -> MongoConnection:  # type: ignore[override]
+    def connect(self, config: Mapping[str, Any] | None = None) -> MongoConnection:  # type: ignore[override]
         """Open the client (``MongoClient(**config)``) and select the configured database."""
         if config is not None:
             self.config = config
         elif self._config is None:
             raise ConfigError("MongoConnection.connect: no configuration (pass the DB_CONFIG['MONGO'] section)")
         else:
-            deprecated("MongoConnection(config).connect()", "MongoConnection(config) or db_plugins.connect(config)")
+            deprecated("MongoConnection(config).connect()", "db_plugins.connect(config), which connects at once")
         assert self._config is not None
         if self.client is None and str(self._config.get("host", "")).startswith("mongomock://"):
             # The in-process engine, as db-plugins serves it: every client of one URL host
