@@ -27,10 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import create_engine, insert
-from sqlalchemy.orm import Query, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Query, Session, scoped_session, sessionmaker
 
 from ...db.generic import DatabaseCreator
-from ...db.sql import Base
 from ...db.sql import SQLConnection as _SQLConnection
 from ...errors import ConfigError
 from ...pagination import Pagination
@@ -53,6 +52,15 @@ __all__ = [
 
 #: Key of ``Session.info`` holding the db-plugins connection behind a session.
 CONNECTION_INFO = "db_plugins.compat.alerce.connection"
+
+
+class Base(DeclarativeBase):
+    """4.x's declarative base (the ``Base`` of ``db_plugins.db.sql.models``), the default ``base`` of
+    :meth:`SQLConnection.connect`.
+
+    Its own, not ``db_plugins.db.sql.Base``: a scoped session sets ``Base.query``
+    on it, which the modern API's base does not have.
+    """
 
 
 def _connection_of(session: Any) -> _SQLConnection | None:
