@@ -93,7 +93,7 @@ class SQLQuery(Query):
         descriptions = self.column_descriptions
         return descriptions[0]["entity"] if descriptions else None
 
-    def _target(self, model: Any, filter_by: Any, what: str) -> tuple[Any, Any, Any]:
+    def _target(self, model: Any, filter_by: Any, what: str, form: str = "model, ...") -> tuple[Any, Any, Any]:
         """The model, query and filter a method works with: this query's entity, else 4.x's ``model``.
 
         A filter given first (the modern order, ``get_or_create({"oid": ...})``)
@@ -107,7 +107,7 @@ class SQLQuery(Query):
         if model is None:
             raise ValueError(f"{what}: this query has no model: use db.query(Model).{what}(...)")
         name = getattr(model, "__name__", "Model")
-        deprecated(f"query().{what}(model, ...)", f"db.query({name}).{what}(...)", stacklevel=4)
+        deprecated(f"query().{what}({form})", f"db.query({name}).{what}(...)", stacklevel=4)
         return model, self.session.query(model), filter_by
 
     def _guard(self) -> contextlib.AbstractContextManager[Any]:
@@ -162,7 +162,7 @@ class SQLQuery(Query):
         rows = list(objects or ())
         if not rows:
             return None
-        model, _, _ = self._target(model, None, "bulk_insert")
+        model, _, _ = self._target(model, None, "bulk_insert", "rows, model")
         connection = _connection_of(self.session)
         if connection is None:
             self.session.execute(insert(model.__table__), rows)
