@@ -141,9 +141,9 @@ def test_scoped_session_gives_model_query(sql_url: str) -> None:
 
 
 def test_sessions_on_demand_and_a_base_of_ones_own(sql_url: str) -> None:
-    db = SQLConnection().connect({"SQLALCHEMY_DATABASE_URL": sql_url}, base=OtherBase, create_session=False)
+    db = SQLConnection(Base=OtherBase).connect({"SQLALCHEMY_DATABASE_URL": sql_url}, create_session=False)
     try:
-        assert db.session is None
+        assert db.session is None and db.Base is OtherBase
         db.create_session(use_scoped=False)
         db.create_db()
         assert sa.inspect(db.engine).has_table("alerce_compat_other")

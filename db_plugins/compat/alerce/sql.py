@@ -260,7 +260,7 @@ class SQLConnection(_SQLConnection):
         session a ``scoped_session`` and sets ``base.query`` (``Model.query``).
         """
         config = self._pending if config is None else config
-        self.Base = base or Base
+        self.Base = base or self.Base or Base  # (4.x ignored a Base= given to the constructor)
         if self.engine is None:
             if config is None:
                 raise ConfigError("SQLConnection.connect: no configuration (pass a DB_CONFIG section or a URL)")
