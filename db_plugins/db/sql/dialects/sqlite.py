@@ -49,6 +49,14 @@ class SQLiteFeatures(_Base):
 class SQLiteOperations(OnConflictOperations):
     features: SQLiteFeatures
 
+    def upsert_rows(self, connection: sa.Connection, shape: Any, rows: list[dict[str, Any]]) -> int:
+        # SQLite's upsert has no DEFAULT VALUES form: rows giving no column name the
+        # generated key instead (NULL asks SQLite for the next one).
+        generated = shape.table.autoincrement_column
+        if rows and not rows[0] and generated is not None:
+            rows = [{generated.key: None} for _ in rows]
+        return super().upsert_rows(connection, shape, rows)
+
     def database_file(self, url: sa.engine.URL) -> str | None:
         if not url.database or url.database == ":memory:":
             return None
