@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReadPreference, ReturnDocument
 from pymongo import errors as mongo_errors
 
 from ...errors import (
@@ -104,7 +104,15 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
         # At most one document matches a filter that pins a unique key: no order to keep, and
         # a sort can cost a server its index lookup (FerretDB 1.24 then scans: 2x on find_one).
         sort = None if self._at_most_one(where) else self.compiler.sort(order)
-        return self.collection.find(where, sort=sort, **options, **self.connection.session_args())
+        return self._reads.find(where, sort=sort, **options, **self.connection.session_args())
+
+    @property
+    def _reads(self) -> Any:
+        """The collection reads use: the client's read preference (``readPreference``), or the
+        primary inside ``db.primary()``."""
+        if not self.connection.pinned:
+            return self.collection
+        return self.collection.with_options(read_preference=ReadPreference.PRIMARY)
 
     def _native(self, where: dict, order: Sequence[tuple[str, bool]]) -> tuple[dict, list[tuple[str, int]]]:
         return where, self.compiler.sort(order)
@@ -127,7 +135,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
     def _count(self, where: dict, limit: int | None = None) -> int:
         options = {"limit": limit} if limit else {}
         with self.connection.guard():
-            return self.collection.count_documents(where, **options, **self.connection.session_args())
+            return self._reads.count_documents(where, **options, **self.connection.session_args())
 
     def _stream(self, where: dict, order: Sequence[tuple[str, bool]], batch_size: int) -> Iterator[BaseModel]:
         connection = self.connection
@@ -353,7 +361,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     # -- get_or_create ------------------------------------------------------------------
 
-    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[BaseModel, bool]:
+    def _get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[BaseModel, bool]:
         """The first document matching ``filter_by``, or a new one made of its equalities and ``defaults``.
 
         A hit costs one round trip. On a miss, when a unique index covers the

@@ -28,6 +28,7 @@ from . import datetimes
 from .config import SQLConfig
 from .execute import Executor
 from .features import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLFeatures, features_for
+from .replicas import Replica, Replicas
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 
@@ -90,28 +91,15 @@ class SQLConnection(DatabaseConnection):
         url = config.sa_url
         assert url is not None
         self.features: SQLFeatures = features_for(url.get_dialect()())
-        options = self.features.engine_options(url)
-        user = dict(config.engine_options)
-        options["connect_args"].update(user.pop("connect_args", {}) or {})
-        options.update(user)
-        where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
-        try:
-            self.engine = sa.create_engine(url, **options)
-        except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
-            raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
-        self.features.on_engine(self.engine)
-        datetimes.install(self.engine, self.features)
-        self.features.ping_idle_connections(self.engine)
+        if config.replicas and not self.features.replication:
+            raise ConfigError(f"DB_CONFIG[{config.section!r}]['REPLICAS']: {self.features.name} has no replicas")
+        self.engine, self.read_engine = self._engines(config)
         self._write_engine = self.engine.execution_options(dbp_write=True)
-        #: Where reads outside a transaction run (see :mod:`.execute`).
-        self.read_engine = self.engine
-        if self.features.autocommit_pool:
-            # Nothing to roll back on return: no reset round trip.
-            read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
-            self.read_engine = sa.create_engine(url, **read_options)
-            self.features.on_engine(self.read_engine)
-            datetimes.install(self.read_engine, self.features)
-            self.features.ping_idle_connections(self.read_engine)
+        #: The read replicas (``REPLICAS``), ``None`` without: see :mod:`.replicas`.
+        self.replicas: Replicas | None = None
+        if config.replicas:
+            found = [Replica(replica.masked_url, self._engines(replica)[1]) for replica in config.replicas]
+            self.replicas = Replicas(self, found, config.max_replica_lag)
         self.executor = Executor(self)
         session_options = {"expire_on_commit": False, **(session_options or {})}
         self._sessions = orm.sessionmaker(bind=self.engine, **session_options)
@@ -139,6 +127,38 @@ class SQLConnection(DatabaseConnection):
             raise new from exc
         with self.guard(), first as connection:
             self.features.detect(connection)
+        if self.replicas is not None:
+            self.replicas.open()
+
+    def _engines(self, config: SQLConfig) -> tuple[sa.engine.Engine, sa.engine.Engine]:
+        """The engine of ``config``'s server and the one its reads outside a transaction use
+        (see :mod:`.execute`): the same one, unless ``features.autocommit_pool``."""
+        url = config.sa_url
+        assert url is not None
+        options = self.features.engine_options(url)
+        user = dict(config.engine_options)
+        options["connect_args"].update(user.pop("connect_args", {}) or {})
+        options.update(user)
+        where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
+        try:
+            engine = sa.create_engine(url, **options)
+        except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
+            raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
+        self._prepare_engine(engine)
+        if not self.features.autocommit_pool:
+            return engine, engine
+        # Nothing to roll back on return: no reset round trip.
+        read_engine = sa.create_engine(url, **{**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None})
+        self._prepare_engine(read_engine)
+        return engine, read_engine
+
+    def _prepare_engine(self, engine: sa.engine.Engine) -> None:
+        self.features.on_engine(engine)
+        datetimes.install(engine, self.features)
+        self.features.ping_idle_connections(engine)
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        return [] if self.replicas is None else self.replicas.status()
 
     # -- models -----------------------------------------------------------------
 
@@ -177,6 +197,8 @@ class SQLConnection(DatabaseConnection):
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self.replicas is not None:
+            self.replicas.close()
 
     # -- transactions -----------------------------------------------------------
 

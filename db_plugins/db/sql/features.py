@@ -106,6 +106,11 @@ class SQLFeatures:
     datetime_range: tuple[dt.datetime, dt.datetime] = DATETIME_RANGE
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
+    #: The engine has read replicas a ``REPLICAS`` setting can name.
+    replication: bool = True
+    #: One row, ``(is a read-only standby, seconds behind the primary)``, either ``None``
+    #: where the engine cannot tell; ``None``: nothing to ask.
+    replica_state_sql: str | None = None
     #: A pooled connection idle longer than this many seconds is pinged before use
     #: (``None``: never; a file has no server to lose).
     idle_ping_seconds: float | None = 1.0
@@ -249,6 +254,7 @@ class SQLiteFeatures(SQLFeatures):
     idle_ping_seconds = None
     nulls_sort_low = True
     write_begin = "BEGIN IMMEDIATE"
+    replication = False  # a file: no server to replicate it
     bulk_batch_size = 10000
     bulk_executemany = "driver"
 
@@ -368,6 +374,12 @@ class PostgreSQLFeatures(SQLFeatures):
     sort_collation = "C"
     nul_in_strings = False
     datetime_timezones = True
+    # The replay timestamp alone grows while the primary is idle: a standby that has
+    # replayed all it received is not behind.
+    replica_state_sql = (
+        "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+    )
     # Each COPY costs round trips of its own; 20,000 rows of CSV are a few MB.
     bulk_batch_size = 20000
     # libpq has no read timeout. A server that refuses or does not answer the
@@ -476,6 +488,8 @@ class MySQLFeatures(SQLFeatures):
     exact_string_equality = False
     max_nesting = 31
     refused_floats = frozenset({"nan", "inf"})
+    # A replica is read_only by convention; its lag (SHOW REPLICA STATUS) needs a privilege.
+    replica_state_sql = "SELECT @@global.read_only, NULL"
     # A plain DateTime is DATETIME(0), whole seconds; mysql.DATETIME(fsp=6) keeps microseconds.
     datetime_precision = None
     # PyMySQL waits forever for a reply by default. 15 minutes bounds a server
