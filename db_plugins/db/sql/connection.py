@@ -148,7 +148,8 @@ class SQLConnection(DatabaseConnection):
         if not self.features.autocommit_pool:
             return engine, engine
         # Nothing to roll back on return: no reset round trip.
-        read_engine = sa.create_engine(url, **{**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None})
+        read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        read_engine = sa.create_engine(url, **read_options)
         self._prepare_engine(read_engine)
         return engine, read_engine
 
