@@ -45,11 +45,20 @@ def _has_table(url: str) -> bool:
 
 
 def wait_for(condition: Any, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` is true; a database error meanwhile (a table the standby
+    has not replayed yet) counts as false."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {timeout} s: {condition}")
         time.sleep(0.05)
+
+
+def _holds(condition: Any) -> bool:
+    try:
+        return bool(condition())
+    except db_plugins.DatabaseError:
+        return False
 
 
 class PrivateStandby(PrivatePostgres):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ...config import scrub
 from ...errors import ConnectionError, DBPluginsError
 
 __all__ = ["Replica", "Replicas", "BACKOFF", "MAX_BACKOFF", "LAG_INTERVAL"]
@@ -129,7 +130,9 @@ class Replicas:
                 replica.backoff = min(replica.backoff * 2, MAX_BACKOFF)
             replica.down_until = time.monotonic() + replica.backoff
         if was_up:
-            log.warning("replica %s is down (%s): its reads go to the other replicas or the primary", replica.name, exc)
+            log.warning(
+                "replica %s is down (%s): its reads go to the other replicas or the primary", replica.name, _reason(exc)
+            )
 
     def mark_up(self, replica: Replica) -> None:
         with self._lock:
@@ -177,3 +180,10 @@ class Replicas:
     def close(self) -> None:
         for replica in self.replicas:
             replica.engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words for a failure (our message names the primary's URL)."""
+    cause = exc.__cause__
+    text = str(getattr(cause, "orig", None) or cause or exc).strip()
+    return scrub(text.splitlines()[0] if text else type(exc).__name__)
