@@ -278,49 +278,71 @@ CONF
 	chmod 644 "$PG_REPLICA_CONF_FILE"
 }
 
-start_pgreplica() {
-	local primary port datadir max i
-	pg_up || die "pgreplica: the primary (postgres) is not up; start it first"
-	primary=$(<"$STATE/postgres.port")
-	prepare_pg_primary "$primary"
-	if [[ $(pgreplica_field 4) == online* ]]; then
-		port=$(pgreplica_field 3)
-		log "pgreplica: already running on port $port"
-	else
-		port=$(pick_port "${DBP_PG_REPLICA_PORT:-5433}")
-		if [[ -z $(pgreplica_field 4) ]]; then
-			log "pgreplica: creating cluster $PG_VERSION/$PG_REPLICA_CLUSTER"
-			pg_createcluster -p "$port" "$PG_VERSION" "$PG_REPLICA_CLUSTER" >&2
-		fi
-		datadir=$(pgreplica_field 6)
-		if [[ ! -e $datadir/standby.signal ]]; then
-			# Replace the cluster's own initdb with a copy of the primary; -R writes
-			# standby.signal and primary_conninfo (with our application_name).
-			log "pgreplica: pg_basebackup from port $primary into $datadir"
-			find "$datadir" -mindepth 1 -delete
-			runuser -u postgres -- env PGPASSWORD="$DB_PASSWORD" pg_basebackup -R -X stream -c fast -D "$datadir" \
-				-d "host=127.0.0.1 port=$primary user=$PG_REPL_USER application_name=$PG_STANDBY_NAME" >&2 ||
-				die "pgreplica: pg_basebackup failed"
-		fi
-		# A hot standby refuses to start with fewer connections than its primary.
-		max=$(runuser -u postgres -- psql -X -At -p "$primary" -d postgres -c 'SHOW max_connections')
-		write_pgreplica_conf "$port" "$max"
-		log "pgreplica: starting cluster $PG_VERSION/$PG_REPLICA_CLUSTER on port $port"
-		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" start </dev/null >&2 9>&-
-		touch "$STATE/pgreplica.started"
+# pgreplica_streaming PRIMARY_PORT: the primary lists the standby among its WAL senders,
+# streaming (within 30 s) -- recovering alone is not enough: a standby whose WAL the
+# primary has recycled recovers forever without catching up.
+pgreplica_streaming() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[[ $(runuser -u postgres -- psql -X -At -p "$1" -d postgres -c \
+			"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$PG_STANDBY_NAME' AND state = 'streaming'") == 1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# launch_pgreplica PRIMARY_PORT: create, clone (if it holds no standby yet) and start the
+# standby cluster; prints its port.
+launch_pgreplica() {
+	local primary=$1 port datadir max i
+	port=$(pick_port "${DBP_PG_REPLICA_PORT:-5433}")
+	if [[ -z $(pgreplica_field 4) ]]; then
+		log "pgreplica: creating cluster $PG_VERSION/$PG_REPLICA_CLUSTER"
+		pg_createcluster -p "$port" "$PG_VERSION" "$PG_REPLICA_CLUSTER" >&2
 	fi
-	echo "$port" >"$STATE/pgreplica.port"
+	datadir=$(pgreplica_field 6)
+	if [[ ! -e $datadir/standby.signal ]]; then
+		# Replace the cluster's own initdb with a copy of the primary; -R writes
+		# standby.signal and primary_conninfo (with our application_name).
+		log "pgreplica: pg_basebackup from port $primary into $datadir"
+		find "$datadir" -mindepth 1 -delete
+		runuser -u postgres -- env PGPASSWORD="$DB_PASSWORD" pg_basebackup -R -X stream -c fast -D "$datadir" \
+			-d "host=127.0.0.1 port=$primary user=$PG_REPL_USER application_name=$PG_STANDBY_NAME" >&2 ||
+			die "pgreplica: pg_basebackup failed"
+	fi
+	# A hot standby refuses to start with fewer connections than its primary.
+	max=$(runuser -u postgres -- psql -X -At -p "$primary" -d postgres -c 'SHOW max_connections')
+	write_pgreplica_conf "$port" "$max"
+	log "pgreplica: starting cluster $PG_VERSION/$PG_REPLICA_CLUSTER on port $port"
+	pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" start </dev/null >&2 9>&-
+	touch "$STATE/pgreplica.started"
 	for ((i = 0; i < 300; i++)); do
 		pg_isready -q -h 127.0.0.1 -p "$port" && break
 		sleep 0.1
 	done
 	pg_isready -q -h 127.0.0.1 -p "$port" || die "pgreplica: not answering on port $port"
-	# Streaming, not merely recovering: the primary lists it among its WAL senders.
-	for ((i = 0; i < 300; i++)); do
-		[[ $(runuser -u postgres -- psql -X -At -p "$primary" -d postgres -c \
-			"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$PG_STANDBY_NAME' AND state = 'streaming'") == 1 ]] && break
-		sleep 0.1
+	echo "$port"
+}
+
+start_pgreplica() {
+	local primary port attempt
+	pg_up || die "pgreplica: the primary (postgres) is not up; start it first"
+	primary=$(<"$STATE/postgres.port")
+	prepare_pg_primary "$primary"
+	for attempt in 1 2; do
+		if [[ $(pgreplica_field 4) == online* ]]; then
+			port=$(pgreplica_field 3)
+			log "pgreplica: running on port $port"
+		else
+			port=$(launch_pgreplica "$primary")
+		fi
+		pgreplica_streaming "$primary" && break
+		[[ $attempt == 1 ]] || die "pgreplica: port $port does not stream from the primary (log: $(pgreplica_field 7))"
+		log "pgreplica: not streaming from the primary (its WAL may be recycled): cloning it again"
+		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" stop -m fast >&2 || true
+		rm -f "$(pgreplica_field 6)/standby.signal"
 	done
+	echo "$port" >"$STATE/pgreplica.port"
 	[[ $(runuser -u postgres -- psql -X -At -p "$port" -d postgres -c 'SELECT pg_is_in_recovery()') == t ]] ||
 		die "pgreplica: port $port is not a standby"
 	PGPASSWORD=$DB_PASSWORD psql -X -q -At -h 127.0.0.1 -p "$port" -U "$DB_USER" -d "$DB_NAME" \
