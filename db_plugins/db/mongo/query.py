@@ -110,9 +110,10 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
     def _reads(self) -> Any:
         """The collection reads use: the client's read preference (``readPreference``), or the
         primary inside ``db.primary()``."""
-        if not self.connection.pinned:
-            return self.collection
-        return self.collection.with_options(read_preference=ReadPreference.PRIMARY)
+        collection = self.collection
+        if not self.connection.pinned or collection.read_preference == ReadPreference.PRIMARY:
+            return collection
+        return collection.with_options(read_preference=ReadPreference.PRIMARY)
 
     def _native(self, where: dict, order: Sequence[tuple[str, bool]]) -> tuple[dict, list[tuple[str, int]]]:
         return where, self.compiler.sort(order)
