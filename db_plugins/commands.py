@@ -18,6 +18,7 @@ migration backend (``plugin.migrations(config, settings)``)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -192,6 +193,12 @@ def dump(
     return {section: rows}
 
 
+def _on_primary(table: Any) -> contextlib.AbstractContextManager[Any]:
+    """Every command but ``dump`` reads the primary: a replica may not hold the rows just written."""
+    query = getattr(table, "query", None)
+    return query.connection.primary() if query is not None else contextlib.nullcontext()
+
+
 def load(
     settings: Settings,
     file: str | os.PathLike[str],
@@ -212,7 +219,7 @@ def load(
     rows written so far are reported through ``echo`` before it propagates.
     See :func:`db_plugins.transfer.load`.
     """
-    with transfer.open_table(settings, target, engine) as (section, table):
+    with transfer.open_table(settings, target, engine) as (section, table), _on_primary(table):
         report = transfer.load(
             table,
             file,

@@ -15,6 +15,7 @@ from tests.servers import (
     SESSION_TZ,
     SQL_ENGINES,
     fresh_database,
+    on_replica,
     optional_engines,
     session_time_zone_options,
 )
@@ -28,6 +29,8 @@ class Env:
     url: str
     db: Any
     models: Any
+    #: The database's URL on a read replica (``REPLICAS``), on the ``postgresql-replica`` run.
+    replica: str | None = None
 
     @property
     def is_sql(self) -> bool:
@@ -36,7 +39,9 @@ class Env:
     @property
     def config(self) -> dict[str, Any]:
         module = "tests.contract.models_sql:Base" if self.is_sql else "tests.contract.models_mongo"
-        config = {"URL": self.url, "MODELS": module}
+        config: dict[str, Any] = {"URL": self.url, "MODELS": module}
+        if self.replica:
+            config["REPLICAS"] = [self.replica]
         options = session_time_zone_options(self.engine, SESSION_TZ) if SESSION_TZ else {}
         if options:
             config["ENGINE_OPTIONS"] = options
@@ -66,11 +71,28 @@ def _models(engine: str) -> Any:
     return models_mongo
 
 
-@pytest.fixture(scope="session", params=ENGINES + optional_engines())
+#: The whole suite once more on PostgreSQL with its hot standby as a read replica.
+REPLICA_RUN = "postgresql-replica"
+
+
+@pytest.fixture(scope="session", params=[*ENGINES, REPLICA_RUN, *optional_engines()])
 def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    engine = request.param
+    engine = "postgresql" if request.param == REPLICA_RUN else request.param
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
         env = Env(engine, url, None, _models(engine))
+        if request.param == REPLICA_RUN:
+            import sqlalchemy as sa
+
+            # Read-your-writes for the oracle: each commit on this database returns once the
+            # standby has applied it (the standby is in synchronous_standby_names; sessions
+            # elsewhere keep synchronous_commit = off and never wait for it).
+            admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(
+                    f'ALTER DATABASE "{sa.make_url(url).database}" SET synchronous_commit = remote_apply'
+                )
+            admin.dispose()
+            env.replica = on_replica(url)
         env.db = db_plugins.connect(env.config)
         env.db.create_db()
         try:

@@ -494,7 +494,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         stmt = filtered(sa.update(self.table), where).values({self.columns[k]: v for k, v in values.items()})
         return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
 
-    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
+    def _get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
         if not isinstance(filter_by, Mapping) or not filter_by:
             raise FilterError("get_or_create: filter_by must be a non-empty dict")
         checked = self._check_values(defaults, "get_or_create")  # a bad default: refused, even on a hit

@@ -121,6 +121,11 @@ class SQLFeatures(BaseFeatures):
     datetime_range: tuple[dt.datetime, dt.datetime] = DATETIME_RANGE
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
+    #: The engine has read replicas a ``REPLICAS`` setting can name.
+    replication: bool = True
+    #: One row, ``(is a read-only standby, seconds behind the primary)``, either ``None``
+    #: where the engine cannot tell; ``None``: nothing to ask.
+    replica_state_sql: str | None = None
     #: A pooled connection idle longer than this many seconds is pinged before use
     #: (``None``: never; a file has no server to lose).
     idle_ping_seconds: float | None = 1.0

@@ -41,6 +41,12 @@ class PostgreSQLFeatures(_Base):
     upsert = "on_conflict"
     integer_widths = True
     autocommit_pool = True
+    # The replay timestamp alone grows while the primary is idle: a standby that has
+    # replayed all it received is not behind.
+    replica_state_sql = (
+        "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+    )
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"

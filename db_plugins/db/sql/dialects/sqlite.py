@@ -29,6 +29,7 @@ def in_memory(url: sa.engine.URL | None) -> bool:
 class SQLiteFeatures(_Base):
     upsert = "on_conflict"
     autocommit_pool = True
+    replication = False  # a file: no server to replicate it
     refused_floats = frozenset({"nan"})
     decimal_digits = 15
     string_lengths = False
