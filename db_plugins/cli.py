@@ -17,7 +17,7 @@ import click
 
 from . import __version__, commands
 from .config import load_settings, scrub
-from .errors import DBPluginsError
+from .errors import ConfigError, DBPluginsError
 from .registry import available_plugins
 
 __all__ = ["cli", "main"]
@@ -29,6 +29,8 @@ T = TypeVar("T")
 class State:
     settings_path: str | None
     verbose: bool
+    #: Started as the ``dbp`` program (:func:`main`), not called by a program that keeps running.
+    own_process: bool = False
 
 
 class AliasedGroup(click.Group):
@@ -72,7 +74,10 @@ def run(work: Callable[[Any], T]) -> T:
     ctx = click.get_current_context()
     state: State = ctx.find_object(State)  # type: ignore[assignment]
     try:
-        return work(load_settings(state.settings_path))
+        settings = load_settings(state.settings_path)
+        if state.own_process:
+            _refuse_in_process(settings, ctx)
+        return work(settings)
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
     except KeyboardInterrupt:
@@ -90,6 +95,22 @@ def run(work: Callable[[Any], T]) -> T:
         click.echo(f"Error: {message}", err=True)
         ctx.exit(1)
     raise AssertionError("unreachable")
+
+
+def _refuse_in_process(settings: Any, ctx: click.Context) -> None:
+    """An in-memory database dies with this process: whatever the command did would be lost, or read empty."""
+    engine = ctx.params.get("engine")
+    for name in [engine] if engine else list(settings.sections):
+        config = settings.section(name)
+        instead = config.in_process
+        if instead:
+            scheme = config.url.split("://", 1)[0] + "://"
+            command = ctx.command.name
+            raise ConfigError(
+                f"{name}: {scheme} keeps its data only for one process: dbp {command} would start on an empty "
+                f"database and what it writes would be lost; {instead}, or call db_plugins.commands.{command} "
+                "in the process that uses the database"
+            )
 
 
 class SectionName(click.ParamType):
@@ -148,7 +169,8 @@ def command_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def cli(ctx: click.Context, settings_path: str | None, verbose: bool) -> None:
     """Create databases and manage migrations from settings.DB_CONFIG."""
-    ctx.obj = State(settings_path, verbose)
+    own_process = isinstance(ctx.obj, State) and ctx.obj.own_process
+    ctx.obj = State(settings_path, verbose, own_process)
     _configure_logging(verbose)
 
 
@@ -328,7 +350,7 @@ def _fields(value: str | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dbp`` console script."""
-    cli.main(args=argv, prog_name="dbp")
+    cli.main(args=argv, prog_name="dbp", obj=State(None, False, own_process=True))
 
 
 if __name__ == "__main__":  # python -m db_plugins.cli
