@@ -13,6 +13,10 @@ Every page of ``docs/`` is walked in order, in a temporary directory of its own:
 - ``mongodb://localhost:27017/NAME`` is the test server's (``DBP_TEST_MONGO_URL``),
   in a database of this test's own (the page is skipped without that server);
 - a block preceded by a MyST comment ``% skip-test: reason`` is skipped.
+
+The quickstart page, and the README's Python samples, run in a copy of the
+repository in the state a reader has after the README's main command (its
+``broker.db`` filled by the example application).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.migrations.project import DBP
-from tests.migrations.test_readme import REPO, readme_command
+from tests.migrations.test_readme import REPO, after_main_command, readme_command
 from tests.servers import fresh_database
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -94,6 +98,23 @@ def forget(module: str) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if page.name in AFTER_MAIN_COMMAND:
+        tmp_path = after_main_command(tmp_path / "repo")
+    run_samples(page, tmp_path, monkeypatch)
+
+
+#: Pages a reader reads after running the README's main command, in the state it leaves.
+AFTER_MAIN_COMMAND = {"quickstart.md", "README.md"}
+
+
+def test_readme_samples_run_after_the_main_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = REPO / "README.md"
+    assert [b.kind for b in blocks(readme) if b.kind == "python"], "the README has a Python sample"
+    run_samples(readme, after_main_command(tmp_path / "repo"), monkeypatch, kinds={"python"})
+
+
+def run_samples(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kinds: set[str] | None = None) -> None:
+    """Run the blocks of ``page`` (those of ``kinds``, default all) in order in ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DBP_SETTINGS", raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))  # the tutorials' models modules
@@ -117,6 +138,8 @@ def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
     try:
         for block in blocks(page):
+            if kinds is not None and block.kind not in kinds:
+                continue
             block.text = on_server(block.text)
             where = f"{page.name}:{block.line}"
             if block.kind == "file":

@@ -57,7 +57,8 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None:
+def main_command_steps() -> list[str]:
+    """The README's main command without its set-up steps (a venv, ``pip install``), checked to be there."""
     command = readme_command("main-command")
     steps = [step.strip() for step in command.split("&&")]
     setup = [step for step in steps if step.startswith(SETUP_PREFIXES)]
@@ -69,11 +70,29 @@ def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None
         "dbp migrate",
         "python examples/quickstart.py",
     ], command
+    return rest
 
+
+def installed_env() -> dict[str, str]:
+    """The environment of a reader's shell: ``dbp`` and ``python`` of the installed package, no DBP_ variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBP_")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def after_main_command(target: Path) -> Path:
+    """A copy of the repository at ``target`` in the state a reader has after the README's main command."""
+    checkout = copy_of_repository(target)
+    done = run(" && ".join(main_command_steps()), checkout, installed_env())
+    assert done.returncode == 0, done
+    return checkout
+
+
+def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None:
+    rest = main_command_steps()
     checkout = copy_of_repository(tmp_path / "repo")
     assert not (checkout / "settings.py").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DBP_")}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `dbp` and `python` of the installed package
+    env = installed_env()
     done = run(" && ".join(rest), checkout, env)
     assert done.returncode == 0, done
     [revision] = (checkout / "migrations" / "versions").glob("*_initial_schema.py")
