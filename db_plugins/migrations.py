@@ -76,6 +76,13 @@ class MigrationBackend(abc.ABC):
         self.config = config
         self.settings = settings
         self.echo: Echo = echo or print
+        #: Told the id of each revision as it is applied or reverted (a progress bar), if set.
+        self.on_revision: Callable[[str], object] | None = None
+
+    def revision_done(self, revision: str) -> None:
+        """Tell :attr:`on_revision` that ``revision`` was just applied or reverted."""
+        if self.on_revision is not None:
+            self.on_revision(revision)
 
     @property
     def directory(self) -> Path:

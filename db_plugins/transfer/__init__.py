@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from ..db.generic import BaseQuery, batched, check_on_conflict
 from ..errors import BulkWriteError, DBPluginsError, DuplicateKeyError, FilterError, ValidationError
 from ..filters import FieldInfo
+from ..progress import bar
 from .formats import (
     FORMATS,
     STDIO,
@@ -93,18 +93,6 @@ def _filter(filter_by: Any) -> Any:
     return filter_by
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, length: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A click progress bar on stderr when ``enabled`` and stderr is a terminal, else a no-op."""
-    if not enabled or not length or not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    import click
-
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
-
-
 def shown(path: Any, stdio: str = "<stdout>") -> str:
     """``path`` as messages show it (``stdio`` for ``-``)."""
     text = os.fspath(path)
@@ -134,7 +122,10 @@ def dump(
     rows = table.rows(filter_by, order_by, batch_size)  # checks the filter before any file exists
     total = table.count(filter_by) if progress else None
     written = 0
-    with open_output(output, compressed) as stream, _progress(progress, total, f"dumping {table.name}") as step:
+    with (
+        open_output(output, compressed) as stream,
+        bar(f"dumping {table.name}", total, enabled=progress, unit="row") as step,
+    ):
         writer = fmt.writer(stream, table.fields)
         try:
             for batch in batched(rows, batch_size):
@@ -189,7 +180,7 @@ def load(
             size = os.path.getsize(file) if os.fspath(file) != STDIO else None
             # Progress in bytes of the file on disk (compressed bytes for .gz).
             raw = getattr(stream, "fileobj", stream)
-            step = stack.enter_context(_progress(progress, size, f"loading {name}"))
+            step = stack.enter_context(bar(f"loading {name}", size, enabled=progress, unit="B", unit_scale=True))
             if atomic:
                 stack.enter_context(table.transaction())
             reader = _reader(fmt.reader, stream, batch_size, name)

@@ -285,3 +285,31 @@ def test_a_row_without_its_required_key_names_its_line(
     outcome = dbp(project, "load", str(csv), "Reading")
     one_line_error(outcome, f"{csv} line 3: field 'id' of Reading is required (got None)")
     assert [r["id"] for r in db.rows()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mongodb"])
+@pytest.mark.parametrize("runner", ["cli", "process"])
+def test_dump_and_load_show_progress_on_a_terminal_only(
+    side: Callable[[str], Side], tmp_path: Path, engine: str, runner: str
+) -> None:
+    db = side(engine)
+    db.q().bulk_insert(dataset(40))
+    project = write_settings(tmp_path, db)
+    out = tmp_path / "rows.jsonl"
+
+    def run(*args: str, env: dict[str, str]) -> Outcome:
+        outcome = run_dbp(args, runner=runner, cwd=project, env={"PYTHONPATH": str(REPO), **env})
+        assert outcome.exit_code == 0, outcome
+        return outcome
+
+    forced = {"DBP_PROGRESS": "1"}  # stands in for a terminal
+    dumped = run("dump", "Reading", "-o", str(out), env=forced)
+    assert "dumping Reading" in dumped.stderr and "40/40" in dumped.stderr, dumped
+    db.clear()
+    loaded = run("load", str(out), "Reading", "--batch-size", "10", env=forced)
+    assert f"loading {out}" in loaded.stderr and "100%" in loaded.stderr, loaded
+    assert loaded.stdout.endswith("40 read, 40 written, 0 skipped\n")
+    db.clear()
+    for args, env in ((["load", str(out), "Reading", "-q"], forced), (["dump", "Reading", "-o", str(out)], {})):
+        quiet = run(*args, env=env)  # -q, or standard error not a terminal
+        assert quiet.stderr == "", quiet

@@ -19,7 +19,7 @@ import contextlib
 import io
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -63,6 +63,8 @@ class MigrationEnvironment:
         self.config = config
         self.metadata = metadata
         self._connection = connection
+        #: Told each revision id as Alembic applies or reverts it (dbp's progress bar).
+        self.on_revision: Callable[[str], object] | None = None
 
     @property
     def url(self) -> sa.engine.URL:
@@ -73,7 +75,11 @@ class MigrationEnvironment:
     @property
     def options(self) -> dict[str, Any]:
         """Keyword arguments for ``context.configure``: type comparison on, batch mode on SQLite."""
-        return {"compare_type": True, "render_as_batch": self.url.get_backend_name() == "sqlite"}
+        options: dict[str, Any] = {"compare_type": True, "render_as_batch": self.url.get_backend_name() == "sqlite"}
+        if self.on_revision is not None:
+            tell = self.on_revision
+            options["on_version_apply"] = lambda ctx, step, heads, run_args: tell(step.up_revision_id or "")
+        return options
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -205,6 +211,7 @@ class SQLMigrations(MigrationBackend):
                 metadata = models_metadata(self.config)
                 with migration_connection(db, lock=lock) as connection:
                     environment = MigrationEnvironment(self.config, metadata, connection)
+                    environment.on_revision = self.revision_done
                     yield self._alembic_config(environment), connection, db
         finally:
             db.close()
