@@ -158,3 +158,12 @@ def test_example_on_mongo_with_its_committed_migrations(tmp_path: Path, engine: 
         assert f"MONGO: stamped at {revision.name.split('_', 1)[0]}" in done.stdout
         assert "page 1 of 3 (25 objects with at least 3 detections):" in done.stdout
         assert not list((checkout / "migrations" / "mongo").glob("*.py"))[1:]  # initdb wrote no new revision
+
+
+def test_ci_runs_the_readme_commands_and_the_slow_tests() -> None:
+    """.ci/run: the README's test command (fast tests in parallel), its main command verbatim, the slow tests."""
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "export DBP_TEST_README_FULL=1" in ci and "export DBP_REQUIRE_SERVERS=1" in ci
+    assert 'bash -c "$test_command"' in ci
+    assert "slow_command='python -m pytest -n 4 --dist loadgroup -m slow'" in ci
+    assert readme_command("test-command").endswith('python -m pytest -n 4 -m "not slow"')
