@@ -209,7 +209,8 @@ def load(
                         done = position
             except Exception:
                 if echo is not None:
-                    echo(_failure(table.name, report, chunks.first, reader.unit, atomic))
+                    partial = duplicate[0].written if duplicate and isinstance(duplicate[0], BulkWriteError) else 0
+                    echo(_failure(table.name, report, chunks.first, reader.unit, atomic, partial))
                 raise
     except DuplicateKeyError as exc:
         # Named once the transaction (--atomic) is over, so the lookup of stored keys can run.
@@ -219,11 +220,13 @@ def load(
     return report
 
 
-def _failure(name: str, report: LoadReport, first: int | None, unit: str, atomic: bool) -> str:
-    """What a failed load had written, for the user to resume from."""
+def _failure(name: str, report: LoadReport, first: int | None, unit: str, atomic: bool, partial: int = 0) -> str:
+    """What a failed load had written, for the user to resume from (``partial``: rows of the failed chunk)."""
     if atomic or not report.written:
         return f"{name}: nothing written"
     where = f"; nothing from {unit} {first} on" if first is not None else ""
+    if partial and first is not None:  # no transaction undid the rest of the chunk
+        where = f", {partial} of them from the chunk at {unit} {first} on (all but the rows the error names)"
     return f"{name}: {report.written} rows written before the error{where}"
 
 
