@@ -6,7 +6,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from db_plugins.cli import cli
 from tests.migrations import models
 from tests.migrations.project import RUNNERS, run_dbp, write_module
 
@@ -81,3 +83,11 @@ def test_the_dbp_program_refuses_an_in_memory_database(project: Path) -> None:
         [line] = memory.stderr.splitlines()
         assert line.startswith("Error: SQL: sqlite:// keeps its data only for one process: dbp migrate would"), line
         assert "use a SQLite file (sqlite:///app.db) or a server" in line
+
+
+def test_help_lists_every_command() -> None:
+    shown = CliRunner().invoke(cli, ["--help"]).output
+    commands = shown.split("Commands:", 1)[1].split()
+    for name in ("initdb", "make_migrations", "migrate", "downgrade", "history", "current", "check", "dump", "load"):
+        assert name in commands, shown
+    assert "-q, --quiet" in shown
