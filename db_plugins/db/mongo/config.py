@@ -47,6 +47,10 @@ class MongoConfig(SectionConfig):
         """A ``mongomock://`` URL: the in-process engine."""
         return self.url.startswith("mongomock://")
 
+    @property
+    def in_process(self) -> str | None:
+        return "use a mongodb:// URL (a MongoDB or FerretDB server)" if self.embedded else None
+
 
 def _option_names() -> dict[str, str]:
     """pymongo's option names, keyed by their spelling without case or underscores."""

@@ -57,6 +57,16 @@ class SQLConfig(SectionConfig):
     #: ``MAX_REPLICA_LAG`` seconds: reads go to the primary when every replica is further behind.
     max_replica_lag: float | None = None
 
+    @property
+    def in_process(self) -> str | None:
+        url = self.sa_url
+        if url is None or url.get_backend_name() != "sqlite":
+            return None
+        database = url.database or ""
+        if database in ("", ":memory:") or url.query.get("mode") == "memory":
+            return "use a SQLite file (sqlite:///app.db) or a server"
+        return None
+
 
 def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | None = None) -> SQLConfig:
     """Check a ``SQL`` section and build its :class:`SQLConfig` (raises :class:`ConfigError`)."""
