@@ -42,6 +42,7 @@ import db_plugins
 
 from . import commands
 from .config import SectionConfig, Settings, find_settings, load_settings, scrub, settings_from_dict
+from .db.sql.dialects import dialect_for
 from .errors import ConfigError
 from .registry import get_plugin
 
@@ -111,25 +112,22 @@ class ThrowAway:
         import sqlalchemy as sa
 
         url = sa.make_url(validated.url)
-        backend = url.get_backend_name()
-        if backend == "sqlite":
-            if validated.in_process:  # in memory: already fresh for this process
-                return validated.url
+        _features, ops = dialect_for(url.get_dialect()(), url)
+        if validated.in_process:  # in memory: already fresh for this process
+            return validated.url
+        if ops.database_file(url) is not None:
             target = self.directory / f"{self._name(Path(url.database or 'db').stem)}.db"
             return url.set(database=str(target)).render_as_string(hide_password=False)
-        quote = {"postgresql": '"{}"', "mysql": "`{}`", "mariadb": "`{}`"}.get(backend)
-        if quote is None:
-            raise ConfigError(f"DB_CONFIG[{name!r}]: no throw-away database for the {backend} dialect")
         database = self._name(url.database)
-        admin = _admin_engine(url, backend)
+        create, drop_sql = ops.database_statements(database)
+        admin = _admin_engine(ops.admin_urls(url))
         with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {quote.format(database)}")
+            connection.exec_driver_sql(create)
 
         def drop() -> None:
-            force = " WITH (FORCE)" if backend == "postgresql" else ""
             try:
                 with admin.connect() as connection:
-                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote.format(database)}{force}")
+                    connection.exec_driver_sql(drop_sql)
             finally:
                 admin.dispose()
 
@@ -148,12 +146,10 @@ class ThrowAway:
             raise errors[0]
 
 
-def _admin_engine(url: Any, backend: str) -> Any:
-    """An AUTOCOMMIT engine on the server of ``url`` that can create databases."""
+def _admin_engine(candidates: list[Any]) -> Any:
+    """An AUTOCOMMIT engine on the server of the first of ``candidates`` (URLs) that answers."""
     import sqlalchemy as sa
 
-    candidates = [url, url.set(database="postgres"), url.set(database="template1")] if backend == "postgresql" else []
-    candidates.append(url.set(database=None))
     last: Exception | None = None
     for candidate in candidates:
         engine = sa.create_engine(candidate, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)

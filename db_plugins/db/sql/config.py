@@ -60,12 +60,10 @@ class SQLConfig(SectionConfig):
     @property
     def in_process(self) -> str | None:
         url = self.sa_url
-        if url is None or url.get_backend_name() != "sqlite":
+        if url is None:
             return None
-        database = url.database or ""
-        if database in ("", ":memory:") or url.query.get("mode") == "memory":
-            return "use a SQLite file (sqlite:///app.db) or a server"
-        return None
+        _features, ops = dialect_for(url.get_dialect()(), url)
+        return "use a SQLite file (sqlite:///app.db) or a server" if ops.in_memory(url) else None
 
 
 def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | None = None) -> SQLConfig:

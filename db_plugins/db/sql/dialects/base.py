@@ -194,6 +194,20 @@ class SQLOperations:
         """``url`` with a relative database file taken relative to ``base`` (a directory)."""
         return url
 
+    def in_memory(self, url: sa.engine.URL) -> bool:
+        """Whether ``url``'s database lives in this process only (gone when it ends)."""
+        return False
+
+    def database_statements(self, name: str) -> tuple[str, str]:
+        """``CREATE DATABASE`` and ``DROP DATABASE`` statements for a database called ``name``
+        on the server (the pytest plugin's throw-away databases)."""
+        quoted = self.dialect.identifier_preparer.quote_identifier(name)
+        return f"CREATE DATABASE {quoted}", f"DROP DATABASE IF EXISTS {quoted}"
+
+    def admin_urls(self, url: sa.engine.URL) -> list[sa.engine.URL]:
+        """URLs on ``url``'s server to try, in order, for a connection that can create databases."""
+        return [url.set(database=None)]
+
     # -- engine set-up ----------------------------------------------------------
 
     def engine_options(self, url: sa.engine.URL) -> dict[str, Any]:

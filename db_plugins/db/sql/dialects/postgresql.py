@@ -71,6 +71,14 @@ class PostgreSQLFeatures(_Base):
 class PostgreSQLOperations(OnConflictOperations):
     features: PostgreSQLFeatures
 
+    def database_statements(self, name: str) -> tuple[str, str]:
+        create, drop = super().database_statements(name)
+        return create, f"{drop} WITH (FORCE)"  # (a test's connections left open do not hold it)
+
+    def admin_urls(self, url: sa.engine.URL) -> list[sa.engine.URL]:
+        # A server always has postgres or template1; the URL's own database may not exist yet.
+        return [url, url.set(database="postgres"), url.set(database="template1"), *super().admin_urls(url)]
+
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
 

@@ -65,6 +65,10 @@ class SQLiteOperations(OnConflictOperations):
             return None
         return url.database
 
+    def in_memory(self, url: sa.engine.URL) -> bool:
+        database = url.database or ""
+        return database in ("", ":memory:") or url.query.get("mode") == "memory" or "mode=memory" in database
+
     def anchored(self, url: sa.engine.URL, base: Any) -> sa.engine.URL:
         """Relative SQLite paths are relative to the settings file, like MIGRATIONS_DIR."""
         if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
