@@ -573,8 +573,11 @@ class SQLQuery(BaseQuery[Any, Any]):
             .returning(*loader.columns)
         )
         connection = self.connection
-        with connection.guard(), connection._write_engine.begin() as conn:
+        # One statement is atomic on its own: sent in autocommit mode (the primary's read
+        # engine), it is one round trip, with no BEGIN before it nor COMMIT after.
+        with connection.guard(), connection.read_engine.connect().execution_options(dbp_read=True) as conn:
             stored = conn.execute(stmt).first()
+            conn.commit()  # (a no-op in autocommit mode; where reads share the writers' pool, the commit)
         if stored is None:
             raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} is already stored")
         return loader(stored)
