@@ -358,7 +358,7 @@ def test_string_longer_than_its_column(catalogue: Catalogue, stocked: Env) -> No
 
 #: Floats each engine cannot store (SQLite reads NaN back as NULL; MariaDB and FerretDB 1.x have neither).
 REFUSED_FLOATS = {"sqlite": {"nan"}, "postgresql": set(), "mysql": {"nan", "inf"}, "mongodb": {"nan", "inf"},
-                  "mongomock": set()}  # fmt: skip
+                  "mongomock": set(), "duckdb": set()}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["nan", "inf"])
