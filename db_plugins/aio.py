@@ -71,6 +71,10 @@ class AsyncConnection:
         """Close the connection's pools and clients."""
         await spawn(self.sync.close)
 
+    async def replica_status(self) -> list[dict[str, Any]]:
+        """Each read replica's state, asked now: as the sync ``replica_status()``."""
+        return await spawn(self.sync.replica_status)
+
     def transaction(self) -> _AsyncTransaction:
         """``async with db.transaction():`` groups this task's writes, as ``db.transaction()`` does."""
         return _AsyncTransaction(self.sync)

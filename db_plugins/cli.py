@@ -17,7 +17,7 @@ import click
 
 from . import __version__, commands
 from .config import load_settings, scrub
-from .errors import DBPluginsError
+from .errors import ConfigError, DBPluginsError
 from .registry import available_plugins
 
 __all__ = ["cli", "main"]
@@ -29,6 +29,9 @@ T = TypeVar("T")
 class State:
     settings_path: str | None
     verbose: bool
+    quiet: bool = False
+    #: Started as the ``dbp`` program (:func:`main`), not called by a program that keeps running.
+    own_process: bool = False
 
 
 class AliasedGroup(click.Group):
@@ -72,7 +75,10 @@ def run(work: Callable[[Any], T]) -> T:
     ctx = click.get_current_context()
     state: State = ctx.find_object(State)  # type: ignore[assignment]
     try:
-        return work(load_settings(state.settings_path))
+        settings = load_settings(state.settings_path)
+        if state.own_process:
+            _refuse_in_process(settings, ctx)
+        return work(settings)
     except (click.exceptions.Exit, click.ClickException, click.Abort):
         raise
     except KeyboardInterrupt:
@@ -90,6 +96,22 @@ def run(work: Callable[[Any], T]) -> T:
         click.echo(f"Error: {message}", err=True)
         ctx.exit(1)
     raise AssertionError("unreachable")
+
+
+def _refuse_in_process(settings: Any, ctx: click.Context) -> None:
+    """An in-memory database dies with this process: whatever the command did would be lost, or read empty."""
+    engine = ctx.params.get("engine")
+    for name in [engine] if engine else list(settings.sections):
+        config = settings.section(name)
+        instead = config.in_process
+        if instead:
+            scheme = config.url.split("://", 1)[0] + "://"
+            command = ctx.command.name
+            raise ConfigError(
+                f"{name}: {scheme} keeps its data only for one process: dbp {command} would start on an empty "
+                f"database and what it writes would be lost; {instead}, or call db_plugins.commands.{command} "
+                "in the process that uses the database"
+            )
 
 
 class SectionName(click.ParamType):
@@ -115,6 +137,7 @@ engine_option = click.option(
 )
 _SETTINGS_HELP = "Settings file, or a directory holding settings.py (default: $DBP_SETTINGS, then ./settings.py)."
 _VERBOSE_HELP = "Log progress, and show tracebacks of errors."
+_QUIET_HELP = "No progress bars (drawn only when standard error is a terminal, or with DBP_PROGRESS=1)."
 
 
 def _late_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -124,6 +147,8 @@ def _late_global(ctx: click.Context, param: click.Parameter, value: Any) -> None
     state: State = ctx.find_object(State)  # type: ignore[assignment]
     if param.name == "settings_path":
         state.settings_path = value
+    elif param.name == "quiet":
+        state.quiet = True
     elif not state.verbose:
         state.verbose = True
         _configure_logging(True)
@@ -134,6 +159,7 @@ def command_options(command: Callable[..., Any]) -> Callable[..., Any]:
     late = {"expose_value": False, "callback": _late_global}
     for option in (
         click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP, **late),
+        click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP, **late),
         click.option("--settings", "settings_path", metavar="PATH", help=_SETTINGS_HELP, **late),
         engine_option,
     ):
@@ -144,11 +170,13 @@ def command_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--settings", "settings_path", metavar="PATH", help=_SETTINGS_HELP)
 @click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
 @click.version_option(__version__, "--version", prog_name="dbp", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, settings_path: str | None, verbose: bool) -> None:
-    """Create databases and manage migrations from settings.DB_CONFIG."""
-    ctx.obj = State(settings_path, verbose)
+def cli(ctx: click.Context, settings_path: str | None, verbose: bool, quiet: bool) -> None:
+    """Create databases, manage migrations and dump/load data, from settings.DB_CONFIG."""
+    own_process = isinstance(ctx.obj, State) and ctx.obj.own_process
+    ctx.obj = State(settings_path, verbose, quiet, own_process)
     _configure_logging(verbose)
 
 
@@ -176,7 +204,7 @@ def make_migrations(engine: str | None, message: str | None) -> None:
 @click.argument("target", default="head")
 def migrate(engine: str | None, target: str) -> None:
     """Apply revisions up to TARGET (default: head), holding the database's migration lock."""
-    run(lambda settings: commands.migrate(settings, engine=engine, target=target, echo=_echo))
+    run(lambda settings: commands.migrate(settings, engine=engine, target=target, echo=_echo, progress=_progress()))
 
 
 # ignore_unknown_options: a relative target such as -1 is an argument, not an option.
@@ -185,7 +213,7 @@ def migrate(engine: str | None, target: str) -> None:
 @click.argument("target")
 def downgrade(engine: str | None, target: str) -> None:
     """Revert revisions down to TARGET (a revision id, -1, or base)."""
-    run(lambda settings: commands.downgrade(settings, target, engine=engine, echo=_echo))
+    run(lambda settings: commands.downgrade(settings, target, engine=engine, echo=_echo, progress=_progress()))
 
 
 @cli.command("history")
@@ -261,7 +289,7 @@ def dump(
             order_by=fields or None,
             file_format=file_format,
             batch_size=batch_size,
-            progress=sys.stderr.isatty(),
+            progress=_progress(),
             echo=_echo_err if output == "-" else _echo,
         )
     )
@@ -310,7 +338,7 @@ def load(
             file_format=file_format,
             batch_size=batch_size,
             atomic=atomic,
-            progress=sys.stderr.isatty(),
+            progress=_progress(),
             echo=_echo,
         )
     )
@@ -328,7 +356,13 @@ def _fields(value: str | None) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dbp`` console script."""
-    cli.main(args=argv, prog_name="dbp")
+    cli.main(args=argv, prog_name="dbp", obj=State(None, False, own_process=True))
+
+
+def _progress() -> bool:
+    """Whether this run may draw progress bars (not ``-q``; see :func:`db_plugins.progress.wanted`)."""
+    state: State = click.get_current_context().find_object(State)  # type: ignore[assignment]
+    return not state.quiet
 
 
 if __name__ == "__main__":  # python -m db_plugins.cli

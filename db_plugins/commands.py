@@ -18,11 +18,13 @@ migration backend (``plugin.migrations(config, settings)``)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import progress as progress_bars
 from . import transfer
 from .config import Settings
 from .errors import ConfigError
@@ -98,21 +100,48 @@ def _no_models(backend: MigrationBackend) -> str:
 
 
 def migrate(
-    settings: Settings, engine: str | None = None, target: str = "head", echo: Echo = print
+    settings: Settings, engine: str | None = None, target: str = "head", echo: Echo = print, progress: bool = False
 ) -> dict[str, list[str]]:
     """Apply revisions up to ``target`` (default: head) under the database's migration lock.
 
     The result lists, per section, the revision ids applied, in order.
+    ``progress`` draws a bar of the revisions on standard error when it is a terminal.
     """
-    return _each(settings, engine, echo, lambda b: b.migrate(target))
+    return _each(
+        settings,
+        engine,
+        echo,
+        lambda b: _counted(b, "migrating", progress, lambda: b.migrate(target), target == "head"),
+    )
 
 
-def downgrade(settings: Settings, target: str, engine: str | None = None, echo: Echo = print) -> dict[str, list[str]]:
+def downgrade(
+    settings: Settings, target: str, engine: str | None = None, echo: Echo = print, progress: bool = False
+) -> dict[str, list[str]]:
     """Revert revisions down to ``target`` (a revision id, ``-1``, or ``base``) under the migration lock.
 
     The result lists, per section, the revision ids reverted, in order.
+    ``progress`` draws a bar of the revisions on standard error when it is a terminal.
     """
-    return _each(settings, engine, echo, lambda b: b.downgrade(target))
+    return _each(
+        settings, engine, echo, lambda b: _counted(b, "reverting", progress, lambda: b.downgrade(target), False)
+    )
+
+
+def _counted(backend: MigrationBackend, verb: str, enabled: bool, work: Callable[[], T], to_head: bool) -> T:
+    """``work()`` with a bar counting the revisions ``backend`` applies or reverts."""
+    if not (enabled and progress_bars.wanted()):
+        return work()
+    # The number pending is known up to head; any other target counts up without a total.
+    total = None
+    if to_head:
+        total = sum(1 for revision in backend.history() if not revision.applied) or None
+    with progress_bars.bar(f"{backend.config.section}: {verb}", total, unit="revision") as step:
+        backend.on_revision = lambda revision: step(1)
+        try:
+            return work()
+        finally:
+            backend.on_revision = None
 
 
 def history(settings: Settings, engine: str | None = None, echo: Echo = print) -> dict[str, list[Revision]]:
@@ -192,6 +221,12 @@ def dump(
     return {section: rows}
 
 
+def _on_primary(table: Any) -> contextlib.AbstractContextManager[Any]:
+    """Every command but ``dump`` reads the primary: a replica may not hold the rows just written."""
+    query = getattr(table, "query", None)
+    return query.connection.primary() if query is not None else contextlib.nullcontext()
+
+
 def load(
     settings: Settings,
     file: str | os.PathLike[str],
@@ -212,7 +247,7 @@ def load(
     rows written so far are reported through ``echo`` before it propagates.
     See :func:`db_plugins.transfer.load`.
     """
-    with transfer.open_table(settings, target, engine) as (section, table):
+    with transfer.open_table(settings, target, engine) as (section, table), _on_primary(table):
         report = transfer.load(
             table,
             file,

@@ -164,6 +164,12 @@ class SectionConfig:
     def masked_url(self) -> str:
         return scrub(self.url)
 
+    @property
+    def in_process(self) -> str | None:
+        """``None``, or, for a database that lives only as long as the process (an in-memory engine),
+        what to use instead where the data must outlive it (``dbp`` runs in a process of its own)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.section} {self.masked_url}>"
 

@@ -76,6 +76,13 @@ class MigrationBackend(abc.ABC):
         self.config = config
         self.settings = settings
         self.echo: Echo = echo or print
+        #: Told the id of each revision as it is applied or reverted (a progress bar), if set.
+        self.on_revision: Callable[[str], object] | None = None
+
+    def revision_done(self, revision: str) -> None:
+        """Tell :attr:`on_revision` that ``revision`` was just applied or reverted."""
+        if self.on_revision is not None:
+            self.on_revision(revision)
 
     @property
     def directory(self) -> Path:
@@ -161,18 +168,43 @@ def file_lock(path: str | os.PathLike, timeout: float = LOCK_TIMEOUT, what: str 
 
     Used where the database has no lock of its own to offer (a SQLite file).
     The operating system releases the lock if the holder dies, so a crashed
-    run never leaves it stuck.
+    run never leaves it stuck; the file is removed when its holder is done
+    (except on Windows, where an open file cannot be removed).
     """
     deadline = time.monotonic() + timeout
-    with open(path, "a+b") as handle:
-        while not _try_lock(handle):
-            if time.monotonic() > deadline:
-                raise MigrationError(f"could not take the {what} ({path}) within {timeout:g} s")
-            time.sleep(0.05)
+    while True:
+        handle = open(path, "a+b")  # noqa: SIM115 - held open past this block
         try:
-            yield
-        finally:
+            while not _try_lock(handle):
+                if time.monotonic() > deadline:
+                    raise MigrationError(f"could not take the {what} ({path}) within {timeout:g} s")
+                time.sleep(0.05)
+            # The holder we waited for removed the file: a newcomer may lock a new one at that path.
+            if _same_file(handle, path):
+                break
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()
+    try:
+        yield
+    finally:
+        try:
+            if os.name != "nt":
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # still holding the lock, so no one else holds this file
             _unlock(handle)
+        finally:
+            handle.close()
+
+
+def _same_file(handle: Any, path: str | os.PathLike) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only

@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings(args.settings)
     with db_plugins.connect(settings.section(args.engine)) as db:
-        # What dbp initdb made exists already; a mongomock:// database lives only
-        # in this process, so there this creates its collections and indexes.
+        # What dbp initdb made exists already; for a database made elsewhere
+        # (a mongomock:// one lives only in this process) this creates it.
         db.create_db()
         rng = random.Random(42)
         objects = [{"oid": f"ZTF20aa{i:05d}", "ndet": 0} for i in range(args.objects)]

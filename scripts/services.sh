@@ -6,6 +6,8 @@
 #   MariaDB        apt-installed if missing, mariadbd run by hand (no systemd), port 3306
 #   FerretDB       v1.24.2 (MongoDB wire protocol, SQLite storage), built from
 #                  scripts/ferretdb with Go and cached, port 27017
+#   pgreplica      a hot standby of that PostgreSQL server: Debian cluster 15/replica made
+#                  with pg_basebackup -R, streaming from it, port 5433 (read-only)
 #
 # Usage:
 #   eval "$(scripts/services.sh start)"   # idempotent; prints `export DBP_TEST_*_URL=...`
@@ -21,13 +23,14 @@
 #
 # Environment:
 #   DBP_SERVICES_DIR   state dir (default /tmp/dbp-services): ports, pids, logs
-#   DBP_SERVICES       subset to handle (default "postgres mariadb ferretdb")
-#   DBP_PG_PORT, DBP_MYSQL_PORT, DBP_MONGO_PORT   preferred ports
+#   DBP_SERVICES       subset to handle (default "postgres mariadb ferretdb pgreplica";
+#                      pgreplica needs postgres up)
+#   DBP_PG_PORT, DBP_MYSQL_PORT, DBP_MONGO_PORT, DBP_PG_REPLICA_PORT   preferred ports
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${DBP_SERVICES_DIR:-/tmp/dbp-services}
-SERVICES=${DBP_SERVICES:-postgres mariadb ferretdb}
+SERVICES=${DBP_SERVICES:-postgres mariadb ferretdb pgreplica}
 
 DB_USER=dbp
 DB_PASSWORD=dbp_test_pw
@@ -36,6 +39,12 @@ DB_NAME=dbp_test
 PG_VERSION=15
 PG_CLUSTER=main
 PG_CONF_FILE=/etc/postgresql/$PG_VERSION/$PG_CLUSTER/conf.d/zz-dbp-tests.conf
+# The standby: its cluster, the role it streams as, and the name the primary knows it by.
+PG_REPLICA_CLUSTER=replica
+PG_REPLICA_CONF_FILE=/etc/postgresql/$PG_VERSION/$PG_REPLICA_CLUSTER/conf.d/zz-dbp-tests.conf
+PG_PRIMARY_REPL_CONF=/etc/postgresql/$PG_VERSION/$PG_CLUSTER/conf.d/zz-dbp-replication.conf
+PG_REPL_USER=dbp_replicator
+PG_STANDBY_NAME=dbp_standby
 
 MYSQL_DATADIR=/var/lib/mysql
 MYSQL_RUN=$STATE/mariadb # socket, pid file, config and log; owned by mysql
@@ -219,6 +228,134 @@ stop_postgres() {
 		log "postgres: running, but not started by this script; left alone"
 	fi
 	rm -f "$STATE/postgres.started" "$STATE/postgres.port"
+}
+
+# ------------------------------------------------------ PostgreSQL standby
+
+pgreplica_field() { # pg_lsclusters column $1 of the standby cluster
+	pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_REPLICA_CLUSTER" -v f="$1" '$1 == v && $2 == c { print $f }'
+}
+
+pgreplica_up() {
+	[[ $(pgreplica_field 4) == online* && -s $STATE/pgreplica.port ]] &&
+		pg_isready -q -h 127.0.0.1 -p "$(<"$STATE/pgreplica.port")"
+}
+
+# The primary's side, all reloadable (never a restart: other runs may be using it).
+# wal_level=replica and max_wal_senders=10 are PostgreSQL 15's defaults, and Debian's
+# pg_hba.conf already lets 127.0.0.1 replicate with a password. The standby is named in
+# synchronous_standby_names so that a session may opt into read-your-writes on it
+# (SET synchronous_commit = remote_apply); sessions that do not (the default here is
+# synchronous_commit = off) never wait for it.
+prepare_pg_primary() {
+	runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$1" -d postgres >&2 <<SQL
+SET password_encryption = 'scram-sha-256';
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_REPL_USER') THEN
+    CREATE ROLE $PG_REPL_USER;
+  END IF;
+END \$\$;
+ALTER ROLE $PG_REPL_USER WITH LOGIN REPLICATION PASSWORD '$DB_PASSWORD';
+SQL
+	local want="synchronous_standby_names = '$PG_STANDBY_NAME'"
+	if [[ ! -e $PG_PRIMARY_REPL_CONF || $(<"$PG_PRIMARY_REPL_CONF") != *"$want"* ]]; then
+		printf '# Written by db-plugins scripts/services.sh (the pgreplica standby).\n%s\n' "$want" >"$PG_PRIMARY_REPL_CONF"
+		chmod 644 "$PG_PRIMARY_REPL_CONF"
+		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_CLUSTER" reload >&2
+	fi
+}
+
+write_pgreplica_conf() {
+	cat >"$PG_REPLICA_CONF_FILE" <<CONF
+# Written by db-plugins scripts/services.sh: a throwaway hot standby of cluster $PG_CLUSTER.
+listen_addresses = '127.0.0.1'
+port = $1
+hot_standby = on
+max_connections = $2
+fsync = off
+full_page_writes = off
+CONF
+	chmod 644 "$PG_REPLICA_CONF_FILE"
+}
+
+# pgreplica_streaming PRIMARY_PORT: the primary lists the standby among its WAL senders,
+# streaming (within 30 s) -- recovering alone is not enough: a standby whose WAL the
+# primary has recycled recovers forever without catching up.
+pgreplica_streaming() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[[ $(runuser -u postgres -- psql -X -At -p "$1" -d postgres -c \
+			"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$PG_STANDBY_NAME' AND state = 'streaming'") == 1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# launch_pgreplica PRIMARY_PORT: create, clone (if it holds no standby yet) and start the
+# standby cluster; prints its port.
+launch_pgreplica() {
+	local primary=$1 port datadir max i
+	port=$(pick_port "${DBP_PG_REPLICA_PORT:-5433}")
+	if [[ -z $(pgreplica_field 4) ]]; then
+		log "pgreplica: creating cluster $PG_VERSION/$PG_REPLICA_CLUSTER"
+		pg_createcluster -p "$port" "$PG_VERSION" "$PG_REPLICA_CLUSTER" >&2
+	fi
+	datadir=$(pgreplica_field 6)
+	if [[ ! -e $datadir/standby.signal ]]; then
+		# Replace the cluster's own initdb with a copy of the primary; -R writes
+		# standby.signal and primary_conninfo (with our application_name).
+		log "pgreplica: pg_basebackup from port $primary into $datadir"
+		find "$datadir" -mindepth 1 -delete
+		runuser -u postgres -- env PGPASSWORD="$DB_PASSWORD" pg_basebackup -R -X stream -c fast -D "$datadir" \
+			-d "host=127.0.0.1 port=$primary user=$PG_REPL_USER application_name=$PG_STANDBY_NAME" >&2 ||
+			die "pgreplica: pg_basebackup failed"
+	fi
+	# A hot standby refuses to start with fewer connections than its primary.
+	max=$(runuser -u postgres -- psql -X -At -p "$primary" -d postgres -c 'SHOW max_connections')
+	write_pgreplica_conf "$port" "$max"
+	log "pgreplica: starting cluster $PG_VERSION/$PG_REPLICA_CLUSTER on port $port"
+	pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" start </dev/null >&2 9>&-
+	touch "$STATE/pgreplica.started"
+	for ((i = 0; i < 300; i++)); do
+		pg_isready -q -h 127.0.0.1 -p "$port" && break
+		sleep 0.1
+	done
+	pg_isready -q -h 127.0.0.1 -p "$port" || die "pgreplica: not answering on port $port"
+	echo "$port"
+}
+
+start_pgreplica() {
+	local primary port attempt
+	pg_up || die "pgreplica: the primary (postgres) is not up; start it first"
+	primary=$(<"$STATE/postgres.port")
+	prepare_pg_primary "$primary"
+	for attempt in 1 2; do
+		if [[ $(pgreplica_field 4) == online* ]]; then
+			port=$(pgreplica_field 3)
+			log "pgreplica: running on port $port"
+		else
+			port=$(launch_pgreplica "$primary")
+		fi
+		pgreplica_streaming "$primary" && break
+		[[ $attempt == 1 ]] || die "pgreplica: port $port does not stream from the primary (log: $(pgreplica_field 7))"
+		log "pgreplica: not streaming from the primary (its WAL may be recycled): cloning it again"
+		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" stop -m fast >&2 || true
+		rm -f "$(pgreplica_field 6)/standby.signal"
+	done
+	echo "$port" >"$STATE/pgreplica.port"
+	[[ $(runuser -u postgres -- psql -X -At -p "$port" -d postgres -c 'SELECT pg_is_in_recovery()') == t ]] ||
+		die "pgreplica: port $port is not a standby"
+	PGPASSWORD=$DB_PASSWORD psql -X -q -At -h 127.0.0.1 -p "$port" -U "$DB_USER" -d "$DB_NAME" \
+		-c 'SELECT 1' >/dev/null || die "pgreplica: password login as $DB_USER over TCP failed"
+	log "pgreplica: hot standby ready on 127.0.0.1:$port"
+}
+
+stop_pgreplica() {
+	if [[ -e $STATE/pgreplica.started && $(pgreplica_field 4) == online* ]]; then
+		log "pgreplica: stopping cluster $PG_VERSION/$PG_REPLICA_CLUSTER"
+		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_REPLICA_CLUSTER" stop -m fast >&2
+	fi
+	rm -f "$STATE/pgreplica.started" "$STATE/pgreplica.port"
 }
 
 # ------------------------------------------------------------------- MariaDB
@@ -442,6 +579,10 @@ cmd_env() {
 		p=$(<"$STATE/postgres.port")
 		echo "export DBP_TEST_POSTGRES_URL=postgresql+psycopg2://$DB_USER:$DB_PASSWORD@127.0.0.1:$p/$DB_NAME"
 	fi
+	if want pgreplica && pgreplica_up; then
+		p=$(<"$STATE/pgreplica.port")
+		echo "export DBP_TEST_POSTGRES_REPLICA_URL=postgresql+psycopg2://$DB_USER:$DB_PASSWORD@127.0.0.1:$p/$DB_NAME"
+	fi
 	if want mariadb && mariadb_up; then
 		p=$(<"$STATE/mariadb.port")
 		echo "export DBP_TEST_MYSQL_URL=mysql+pymysql://$DB_USER:$DB_PASSWORD@127.0.0.1:$p/$DB_NAME"
@@ -462,6 +603,11 @@ cmd_status() {
 			st=$(pg_status || true)
 			echo "postgres: ${st:-no cluster $PG_VERSION/$PG_CLUSTER}"
 		fi
+	fi
+	if want pgreplica; then
+		if pgreplica_up; then
+			echo "pgreplica: up on 127.0.0.1:$(<"$STATE/pgreplica.port") (standby of postgres)"
+		else echo "pgreplica: down"; fi
 	fi
 	if want mariadb; then
 		if mariadb_up; then
@@ -490,6 +636,7 @@ main() {
 		want postgres && start_postgres
 		want mariadb && start_mariadb
 		want ferretdb && start_ferretdb
+		want pgreplica && start_pgreplica
 		cmd_env
 		;;
 	stop)
@@ -497,6 +644,7 @@ main() {
 		lock
 		want ferretdb && stop_ferretdb
 		want mariadb && stop_mariadb
+		want pgreplica && stop_pgreplica
 		want postgres && stop_postgres
 		log "stopped"
 		;;

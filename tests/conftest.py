@@ -17,6 +17,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The steps run through the installed ``dbp`` program (``runner="process"``) are slow: a Python
+    start-up per command. CI runs them (``-m slow``); the same steps run in process in the README's command."""
+    for item in items:
+        if getattr(getattr(item, "callspec", None), "params", {}).get("runner") == "process":
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     import os
 

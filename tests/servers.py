@@ -59,6 +59,45 @@ def base_url(engine: str) -> str:
     return url
 
 
+#: The hot standby of the PostgreSQL server (``scripts/services.sh`` starts it as ``pgreplica``).
+REPLICA_ENV = "DBP_TEST_POSTGRES_REPLICA_URL"
+
+
+def replica_url() -> str:
+    """The URL of the PostgreSQL standby; skips (fails under DBP_REQUIRE_SERVERS=1) when unset."""
+    url = os.environ.get(REPLICA_ENV, "").strip()
+    if not url:
+        message = f'{REPLICA_ENV} is not set (run: eval "$(scripts/services.sh start)")'
+        if require_servers():
+            pytest.fail(f"DBP_REQUIRE_SERVERS=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+def on_replica(url: str, timeout: float = 30.0) -> str:
+    """``url`` (of a database on the PostgreSQL server) moved to the standby, once the standby
+    has replayed the database's creation."""
+    import time
+
+    import sqlalchemy as sa
+
+    name = sa.make_url(url).database
+    replica = sa.make_url(replica_url())
+    admin = sa.create_engine(replica, isolation_level="AUTOCOMMIT")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with admin.connect() as conn:
+                if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}).first():
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the standby did not replay CREATE DATABASE {name} within {timeout} s")
+            time.sleep(0.05)
+    finally:
+        admin.dispose()
+    return replica.set(database=name).render_as_string(hide_password=False)
+
+
 @contextmanager
 def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
     """A URL of a new, empty database on ``engine``, dropped afterwards."""

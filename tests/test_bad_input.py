@@ -27,7 +27,7 @@ import pytest
 
 import db_plugins
 from db_plugins.config import load_settings, settings_from_dict
-from tests.contract.conftest import Env, api, engine_env, env, event_loop_thread  # noqa: F401 - fixtures used by the API cases
+from tests.contract.conftest import Env, engine_env, env, event_loop_thread  # noqa: F401 - fixtures used by the API cases
 from tests.migrations.project import Project, run_dbp
 from tests.reliability.checks import (
     WRONG_PASSWORD,
@@ -358,7 +358,7 @@ def test_string_longer_than_its_column(catalogue: Catalogue, stocked: Env) -> No
 
 #: Floats each engine cannot store (SQLite reads NaN back as NULL; MariaDB and FerretDB 1.x have neither).
 REFUSED_FLOATS = {"sqlite": {"nan"}, "postgresql": set(), "mysql": {"nan", "inf"}, "mongodb": {"nan", "inf"},
-                  "mongomock": set()}  # fmt: skip
+                  "mongomock": set(), "duckdb": set()}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["nan", "inf"])

@@ -62,6 +62,7 @@ def _has(names: list[str], operation: str) -> bool:
     return any(n.startswith(operation) for n in names)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_quick_run_measures_every_operation(engine, tmp_path, capsys):

@@ -5,15 +5,23 @@ Every page of ``docs/`` is walked in order, in a temporary directory of its own:
 - a ```` ```python ```` block is executed (one namespace per page);
 - a ```` ```{code-block} python ```` block with ``:caption: FILE`` is written to FILE
   (the tutorials' settings and models files);
-- in a ```` ```sh ```` block, each line that starts with ``dbp`` is run through the CLI,
-  in-process (so mongomock data is shared); it must exit 0, or the status its
-  comment names (``# exit 1: ...``). Other shell lines (installing, the
-  README's commands, plain ``alembic``) are tested elsewhere or not at all;
+- in a ```` ```sh ```` block, each line that starts with ``dbp`` is run by the
+  installed ``dbp`` program, a process of its own as for a reader; it must exit
+  0, or the status its comment names (``# exit 1: ...``). Other shell lines
+  (installing, the README's commands, plain ``alembic``) are tested elsewhere or
+  not at all;
+- ``mongodb://localhost:27017/NAME`` is the test server's (``DBP_TEST_MONGO_URL``),
+  in a database of this test's own (the page is skipped without that server);
 - a block preceded by a MyST comment ``% skip-test: reason`` is skipped.
+
+The quickstart page, and the README's Python samples, run in a copy of the
+repository in the state a reader has after the README's main command (its
+``broker.db`` filled by the example application).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -25,14 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from db_plugins.cli import cli
-from tests.migrations.test_readme import readme_command
+from tests.migrations.project import DBP
+from tests.migrations.test_readme import REPO, after_main_command, readme_command
+from tests.servers import fresh_database
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FENCE = re.compile(r"^```(\S*)\s*(.*)$")
 EXIT = re.compile(r"#\s*exit (\d+)")
+MONGO_URL = re.compile(r"mongodb://localhost:27017/(\w+)")
 
 
 @dataclass
@@ -89,6 +98,23 @@ def forget(module: str) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if page.name in AFTER_MAIN_COMMAND:
+        tmp_path = after_main_command(tmp_path / "repo")
+    run_samples(page, tmp_path, monkeypatch)
+
+
+#: Pages a reader reads after running the README's main command, in the state it leaves.
+AFTER_MAIN_COMMAND = {"quickstart.md", "README.md"}
+
+
+def test_readme_samples_run_after_the_main_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = REPO / "README.md"
+    assert [b.kind for b in blocks(readme) if b.kind == "python"], "the README has a Python sample"
+    run_samples(readme, after_main_command(tmp_path / "repo"), monkeypatch, kinds={"python"})
+
+
+def run_samples(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kinds: set[str] | None = None) -> None:
+    """Run the blocks of ``page`` (those of ``kinds``, default all) in order in ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DBP_SETTINGS", raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))  # the tutorials' models modules
@@ -97,8 +123,24 @@ def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
     written: list[str] = []
+    stack = contextlib.ExitStack()
+    servers: dict[str, str] = {}
+
+    def on_server(text: str) -> str:
+        """``text`` with each mongodb://localhost:27017/NAME as a fresh database of the test server."""
+
+        def fresh(match: re.Match[str]) -> str:
+            if match.group(1) not in servers:
+                servers[match.group(1)] = stack.enter_context(fresh_database("mongodb", tmp_path))
+            return servers[match.group(1)]
+
+        return MONGO_URL.sub(fresh, text)
+
     try:
         for block in blocks(page):
+            if kinds is not None and block.kind not in kinds:
+                continue
+            block.text = on_server(block.text)
             where = f"{page.name}:{block.line}"
             if block.kind == "file":
                 assert block.file
@@ -112,17 +154,20 @@ def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
             else:
                 for line in block.text.splitlines():
                     if line.startswith("dbp "):
-                        run_dbp_line(line, where)
+                        run_dbp_line(line, where, tmp_path)
     finally:
+        stack.close()
         for module in written:
             forget(module)
 
 
-def run_dbp_line(line: str, where: str) -> None:
+def run_dbp_line(line: str, where: str, cwd: Path) -> None:
     expected = int(EXIT.search(line).group(1)) if EXIT.search(line) else 0
     args = shlex.split(line, comments=True)[1:]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == expected, f"{where}: {line}\n{result.output}"
+    env = {k: v for k, v in os.environ.items() if k != "DBP_SETTINGS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), str(REPO)])  # the page's modules, and examples/
+    done = subprocess.run([str(DBP), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == expected, f"{where}: {line}\n{done.stdout}{done.stderr}"
 
 
 def test_quickstart_shows_the_readmes_commands() -> None:

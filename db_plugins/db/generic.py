@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import itertools
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -238,6 +239,7 @@ class DatabaseConnection(abc.ABC):
         """Open the connection described by ``config``; returns ``self``."""
         self.config = resolve_section(config, self.plugin_name)
         self._queries: dict[Any, BaseQuery] = {}
+        self._pins = threading.local()
         self._open(self.config, **options)
         return self
 
@@ -271,6 +273,32 @@ class DatabaseConnection(abc.ABC):
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         """A block whose writes commit together at exit and roll back on an exception."""
+
+    @contextlib.contextmanager
+    def primary(self) -> Iterator[None]:
+        """Pin this thread's reads in the block to the primary: read-your-writes.
+
+        Outside the block, reads outside a transaction may go to a replica
+        (``REPLICAS`` on SQL; the client's ``readPreference`` on MongoDB), which
+        can lag behind a write just made. Blocks nest; other threads are not affected.
+        """
+        pins = self._pins
+        pins.depth = getattr(pins, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            pins.depth -= 1
+
+    @property
+    def pinned(self) -> bool:
+        """Whether this thread is inside :meth:`primary`."""
+        return getattr(self._pins, "depth", 0) > 0
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        """The read replicas: ``name``, ``up``, ``standby`` and ``lag`` in seconds (``None`` where
+        unknown), asked now. Empty without replicas (and on MongoDB, whose client tracks its
+        replica set itself)."""
+        return []
 
     def __enter__(self) -> DatabaseConnection:
         return self
@@ -374,9 +402,16 @@ class BaseQuery(abc.ABC, Generic[M, W]):
     def bulk_update(self, instances: Sequence[M], attrs_list: Sequence[Mapping[str, Any]]) -> int:
         """Apply ``attrs_list[i]`` to ``instances[i]``, one round trip per batch."""
 
-    @abc.abstractmethod
     def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[M, bool]:
-        """Return ``(row, False)`` if one matches ``filter_by``, else create it: ``(row, True)``."""
+        """Return ``(row, False)`` if one matches ``filter_by``, else create it: ``(row, True)``.
+
+        Its reads go to the primary: a replica may not hold the row yet.
+        """
+        with self.connection.primary():
+            return self._get_or_create(filter_by, **defaults)
+
+    @abc.abstractmethod
+    def _get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[M, bool]: ...
 
     # -- shared logic -----------------------------------------------------------
 

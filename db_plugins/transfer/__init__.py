@@ -24,14 +24,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..db.generic import BaseQuery, batched, check_on_conflict
-from ..errors import DBPluginsError, FilterError, ValidationError
+from ..errors import BulkWriteError, DBPluginsError, DuplicateKeyError, FilterError, ValidationError
 from ..filters import FieldInfo
+from ..progress import bar
 from .formats import (
     FORMATS,
     STDIO,
@@ -93,18 +93,6 @@ def _filter(filter_by: Any) -> Any:
     return filter_by
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, length: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A click progress bar on stderr when ``enabled`` and stderr is a terminal, else a no-op."""
-    if not enabled or not length or not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    import click
-
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
-
-
 def shown(path: Any, stdio: str = "<stdout>") -> str:
     """``path`` as messages show it (``stdio`` for ``-``)."""
     text = os.fspath(path)
@@ -134,7 +122,10 @@ def dump(
     rows = table.rows(filter_by, order_by, batch_size)  # checks the filter before any file exists
     total = table.count(filter_by) if progress else None
     written = 0
-    with open_output(output, compressed) as stream, _progress(progress, total, f"dumping {table.name}") as step:
+    with (
+        open_output(output, compressed) as stream,
+        bar(f"dumping {table.name}", total, enabled=progress, unit="row") as step,
+    ):
         writer = fmt.writer(stream, table.fields)
         try:
             for batch in batched(rows, batch_size):
@@ -181,45 +172,61 @@ def load(
     fmt, compressed = _format(file, file_format)
     report = LoadReport()
     name = shown(file, "<stdin>")
-    with contextlib.ExitStack() as stack:
-        stream = stack.enter_context(open_input(file, compressed))
-        size = os.path.getsize(file) if os.fspath(file) != STDIO else None
-        # Progress in bytes of the file on disk (compressed bytes for .gz).
-        raw = getattr(stream, "fileobj", stream)
-        step = stack.enter_context(_progress(progress, size, f"loading {name}"))
-        if atomic:
-            stack.enter_context(table.transaction())
-        reader = _reader(fmt.reader, stream, batch_size, name)
-        stack.callback(reader.close)
-        chunks = _Chunks(reader, table, name)
-        done = 0
-        try:
-            for chunk in chunks.read(batch_size):
-                report.read += len(chunk)
-                try:
-                    report.written += table.write(chunk, on_conflict, conflict_on)
-                except ValidationError as exc:
-                    error = chunks.row_error(exc)
-                    if error is exc:
+    duplicate: tuple[DuplicateKeyError, list[dict[str, Any]]] | None = None
+    chunks: _Chunks | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(open_input(file, compressed))
+            size = os.path.getsize(file) if os.fspath(file) != STDIO else None
+            # Progress in bytes of the file on disk (compressed bytes for .gz).
+            raw = getattr(stream, "fileobj", stream)
+            step = stack.enter_context(bar(f"loading {name}", size, enabled=progress, unit="B", unit_scale=True))
+            if atomic:
+                stack.enter_context(table.transaction())
+            reader = _reader(fmt.reader, stream, batch_size, name)
+            stack.callback(reader.close)
+            chunks = _Chunks(reader, table, name)
+            done = 0
+            try:
+                for chunk in chunks.read(batch_size):
+                    report.read += len(chunk)
+                    try:
+                        report.written += table.write(chunk, on_conflict, conflict_on)
+                    except ValidationError as exc:
+                        error = chunks.row_error(exc)
+                        if error is exc:
+                            raise
+                        raise error from exc
+                    except DuplicateKeyError as exc:
+                        if isinstance(exc, BulkWriteError):  # an engine without transactions kept the others
+                            report.written += exc.written
+                        duplicate = (exc, chunk)
                         raise
-                    raise error from exc
-                chunks.first = None
-                if size:
-                    position = raw.tell()
-                    step(position - done)
-                    done = position
-        except Exception:
-            if echo is not None:
-                echo(_failure(table.name, report, chunks.first, reader.unit, atomic))
+                    chunks.first = None
+                    if size:
+                        position = raw.tell()
+                        step(position - done)
+                        done = position
+            except Exception:
+                if echo is not None:
+                    partial = duplicate[0].written if duplicate and isinstance(duplicate[0], BulkWriteError) else 0
+                    echo(_failure(table.name, report, chunks.first, reader.unit, atomic, partial))
+                raise
+    except DuplicateKeyError as exc:
+        # Named once the transaction (--atomic) is over, so the lookup of stored keys can run.
+        if duplicate is None or duplicate[0] is not exc or chunks is None:
             raise
+        raise chunks.duplicate_error(exc, duplicate[1], conflict_on) from exc
     return report
 
 
-def _failure(name: str, report: LoadReport, first: int | None, unit: str, atomic: bool) -> str:
-    """What a failed load had written, for the user to resume from."""
+def _failure(name: str, report: LoadReport, first: int | None, unit: str, atomic: bool, partial: int = 0) -> str:
+    """What a failed load had written, for the user to resume from (``partial``: rows of the failed chunk)."""
     if atomic or not report.written:
         return f"{name}: nothing written"
     where = f"; nothing from {unit} {first} on" if first is not None else ""
+    if partial and first is not None:  # no transaction undid the rest of the chunk
+        where = f", {partial} of them from the chunk at {unit} {first} on (all but the rows the error names)"
     return f"{name}: {report.written} rows written before the error{where}"
 
 
@@ -264,6 +271,54 @@ class _Chunks:
         prefix = f"bulk_insert row {row}: "
         return TransferError(f"{self._where(self.positions[row])}: {problem.removeprefix(prefix)}")
 
+    def duplicate_error(
+        self, exc: DuplicateKeyError, chunk: list[dict[str, Any]], conflict_on: str | Sequence[str] | None
+    ) -> DuplicateKeyError:
+        """``exc`` naming the line (row) and the key of the first record of ``chunk`` that has a stored key.
+
+        Only a failed load pays for this: the chunk's keys are compared with each
+        other, then with the keys the engine reported or the table holds.
+        """
+        fields = [conflict_on] if isinstance(conflict_on, str) else list(conflict_on or self.table.key)
+        keys = [tuple(row.get(f) for f in fields) for row in chunk] if fields else []
+        if not fields or any(f not in row for row in chunk for f in fields):
+            first, last = self.positions[0], self.positions[-1]
+            return DuplicateKeyError(f"{self.name} {self.reader.unit}s {first}-{last}: {exc}")
+        seen: dict[Any, int] = {}
+        for i, key in enumerate(keys):
+            marker = _hashable(key)
+            if marker in seen:
+                return self._duplicate(fields, key, i, f"as on {self.reader.unit} {self.positions[seen[marker]]}")
+            seen[marker] = i
+        try:
+            stored = self._stored(fields, keys, exc)
+        except DBPluginsError:  # the database cannot be asked now: the chunk's lines, then
+            stored = set()
+        for i, key in enumerate(keys):
+            if _hashable(key) in stored:
+                return self._duplicate(fields, key, i, f"already in {self.table.name}")
+        first, last = self.positions[0], self.positions[-1]
+        return DuplicateKeyError(f"{self.name} {self.reader.unit}s {first}-{last}: {exc}")
+
+    def _duplicate(self, fields: list[str], key: tuple[Any, ...], i: int, why: str) -> DuplicateKeyError:
+        shown = ", ".join(f"{f}={v!r}" for f, v in zip(fields, key))
+        return DuplicateKeyError(f"{self._where(self.positions[i])}: duplicate key {shown} ({why})")
+
+    def _stored(self, fields: list[str], keys: list[tuple[Any, ...]], exc: DuplicateKeyError) -> set[Any]:
+        """The keys among ``keys`` already stored (the engine's word for it when it gave the failed keys)."""
+        if isinstance(exc, BulkWriteError) and exc.failed_keys:
+            failed = [k if isinstance(k, tuple) else (k,) for k in exc.failed_keys]
+            return {_hashable(k) for k in failed}
+        stored: set[Any] = set()
+        for part in batched(keys, 500):
+            if len(fields) == 1:
+                filter_by = {fields[0]: {"$in": [k[0] for k in part]}}
+            else:
+                filter_by = {"$or": [dict(zip(fields, k)) for k in part]}
+            for row in self.table.rows(filter_by, None, 500):
+                stored.add(_hashable(tuple(row.get(f) for f in fields)))
+        return stored
+
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         records = self.reader.records()
         position = 0
@@ -301,6 +356,14 @@ class _Chunks:
                 chunk = []
         if chunk:
             yield chunk
+
+
+def _hashable(key: tuple[Any, ...]) -> Any:
+    try:
+        hash(key)
+    except TypeError:
+        return repr(key)
+    return key
 
 
 def _check_columns(columns: Iterable[str], fields: Mapping[str, FieldInfo], table: str, where: str) -> None:

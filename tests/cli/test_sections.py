@@ -6,7 +6,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from db_plugins.cli import cli
 from tests.migrations import models
 from tests.migrations.project import RUNNERS, run_dbp, write_module
 
@@ -59,3 +61,33 @@ def test_verbose_logs_progress_to_stderr_each_run(project: Path, runner: str) ->
         assert "INFO [alembic.runtime.migration]" in outcome.stderr
     quiet = run_dbp(["current", "--engine", "SQL"], runner=runner, cwd=project)
     assert quiet.stderr == ""
+
+
+def test_the_dbp_program_refuses_an_in_memory_database(project: Path) -> None:
+    """Each dbp run is a process of its own: mongomock:// or in-memory SQLite data would die with it."""
+    refused = run_dbp(["initdb"], runner="process", cwd=project)
+    assert refused.exit_code == 1 and refused.stdout == "", refused
+    assert refused.stderr.splitlines() == [
+        "Error: MONGO: mongomock:// keeps its data only for one process: dbp initdb would start on an empty "
+        "database and what it writes would be lost; use a mongodb:// URL (a MongoDB or FerretDB server), "
+        "or call db_plugins.commands.initdb in the process that uses the database"
+    ]
+    # The section not acted on is no obstacle; in this process (CliRunner, db_plugins.commands) mongomock works.
+    assert run_dbp(["initdb", "--engine", "SQL"], runner="process", cwd=project).exit_code == 0
+    assert run_dbp(["initdb", "--engine", "MONGO"], runner="cli", cwd=project).exit_code == 0
+
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        (project / "settings.py").write_text(f'DB_CONFIG = {{"SQL": {{"URL": {url!r}, "MODELS": "m:Base"}}}}\n')
+        memory = run_dbp(["migrate"], runner="process", cwd=project)
+        assert memory.exit_code == 1, memory
+        [line] = memory.stderr.splitlines()
+        assert line.startswith("Error: SQL: sqlite:// keeps its data only for one process: dbp migrate would"), line
+        assert "use a SQLite file (sqlite:///app.db) or a server" in line
+
+
+def test_help_lists_every_command() -> None:
+    shown = CliRunner().invoke(cli, ["--help"]).output
+    commands = shown.split("Commands:", 1)[1].split()
+    for name in ("initdb", "make_migrations", "migrate", "downgrade", "history", "current", "check", "dump", "load"):
+        assert name in commands, shown
+    assert "-q, --quiet" in shown

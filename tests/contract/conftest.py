@@ -15,6 +15,7 @@ from tests.servers import (
     SESSION_TZ,
     SQL_ENGINES,
     fresh_database,
+    on_replica,
     optional_engines,
     session_time_zone_options,
 )
@@ -30,6 +31,8 @@ class Env:
     models: Any
     #: Which API ``db`` is: "sync", or "async" (the asyncio API behind a sync facade).
     api: str = "sync"
+    #: The database's URL on a read replica (``REPLICAS``), on the ``postgresql-replica`` run.
+    replica: str | None = None
 
     @property
     def is_sql(self) -> bool:
@@ -38,7 +41,9 @@ class Env:
     @property
     def config(self) -> dict[str, Any]:
         module = "tests.contract.models_sql:Base" if self.is_sql else "tests.contract.models_mongo"
-        config = {"URL": self.url, "MODELS": module}
+        config: dict[str, Any] = {"URL": self.url, "MODELS": module}
+        if self.replica:
+            config["REPLICAS"] = [self.replica]
         options = session_time_zone_options(self.engine, SESSION_TZ) if SESSION_TZ else {}
         if options:
             config["ENGINE_OPTIONS"] = options
@@ -78,17 +83,40 @@ def event_loop_thread() -> Iterator[Any]:
     loop.close()
 
 
-@pytest.fixture(scope="session", params=["sync", "async"])
-def api(request: pytest.FixtureRequest) -> str:
-    """Which API the contract runs on: the sync one, or the asyncio one behind a sync facade."""
-    return request.param
+#: The whole suite once more on PostgreSQL with its hot standby as a read replica.
+REPLICA_RUN = "postgresql-replica"
+#: The asyncio API's runs: ``async-<engine>`` for every engine with an asyncio driver.
+ASYNC_RUN = "async-"
 
 
-@pytest.fixture(scope="session", params=ENGINES + optional_engines())
-def engine_env(request: pytest.FixtureRequest, api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    engine = request.param
+def _runs() -> list[str]:
+    sync = [*ENGINES, REPLICA_RUN, *optional_engines()]
+    return sync + [ASYNC_RUN + engine for engine in ENGINES]
+
+
+@pytest.fixture(scope="session", params=_runs())
+def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """One run of the contract: an engine, on the sync API or (``async-<engine>``) the asyncio one
+    behind a sync facade, or PostgreSQL with its standby as a read replica."""
+    run = request.param
+    api = "async" if run.startswith(ASYNC_RUN) else "sync"
+    engine = run.removeprefix(ASYNC_RUN)
+    engine = "postgresql" if engine == REPLICA_RUN else engine
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
         env = Env(engine, url, None, _models(engine), api)
+        if run == REPLICA_RUN:
+            import sqlalchemy as sa
+
+            # Read-your-writes for the oracle: each commit on this database returns once the
+            # standby has applied it (the standby is in synchronous_standby_names; sessions
+            # elsewhere keep synchronous_commit = off and never wait for it).
+            admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(
+                    f'ALTER DATABASE "{sa.make_url(url).database}" SET synchronous_commit = remote_apply'
+                )
+            admin.dispose()
+            env.replica = on_replica(url)
         if api == "async":
             from tests.contract.aio_facade import SyncFacade
 

@@ -79,6 +79,7 @@ def test_concurrent_threads_get_one_row(env, model_name):
     assert q.count() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["Item", "Event"])
 def test_concurrent_processes_get_one_row(env, model_name):
     """8 processes, each with its own connection."""

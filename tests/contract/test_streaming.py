@@ -25,6 +25,7 @@ def _peak_while_streaming(q, limit):
     return peak
 
 
+@pytest.mark.slow
 def test_streaming_memory_does_not_grow_with_rows(env):
     if env.engine == "mongomock":
         pytest.skip("mongomock:// is in-process: its query engine filters and sorts every match in this process")

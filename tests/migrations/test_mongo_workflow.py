@@ -163,6 +163,7 @@ def downgrade(db):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["mongodb"])
 @pytest.mark.parametrize("runner", ["process"])
 def test_concurrent_migrate_applies_a_revision_once(project: Project, tmp_path: Path) -> None:

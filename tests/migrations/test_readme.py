@@ -57,7 +57,8 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None:
+def main_command_steps() -> list[str]:
+    """The README's main command without its set-up steps (a venv, ``pip install``), checked to be there."""
     command = readme_command("main-command")
     steps = [step.strip() for step in command.split("&&")]
     setup = [step for step in steps if step.startswith(SETUP_PREFIXES)]
@@ -69,11 +70,29 @@ def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None
         "dbp migrate",
         "python examples/quickstart.py",
     ], command
+    return rest
 
+
+def installed_env() -> dict[str, str]:
+    """The environment of a reader's shell: ``dbp`` and ``python`` of the installed package, no DBP_ variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBP_")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def after_main_command(target: Path) -> Path:
+    """A copy of the repository at ``target`` in the state a reader has after the README's main command."""
+    checkout = copy_of_repository(target)
+    done = run(" && ".join(main_command_steps()), checkout, installed_env())
+    assert done.returncode == 0, done
+    return checkout
+
+
+def test_main_command_creates_migrates_and_prints_a_page(tmp_path: Path) -> None:
+    rest = main_command_steps()
     checkout = copy_of_repository(tmp_path / "repo")
     assert not (checkout / "settings.py").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DBP_")}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # `dbp` and `python` of the installed package
+    env = installed_env()
     done = run(" && ".join(rest), checkout, env)
     assert done.returncode == 0, done
     [revision] = (checkout / "migrations" / "versions").glob("*_initial_schema.py")
@@ -115,7 +134,8 @@ def uncomment_mongo_section(example: str, url: str, database: str) -> str:
 
 @pytest.mark.parametrize("engine", ["mongodb", "mongomock"])
 def test_example_on_mongo_with_its_committed_migrations(tmp_path: Path, engine: str) -> None:
-    """The commented MONGO section of settings.py.example, switched on, runs the same quickstart."""
+    """The commented MONGO section of settings.py.example, switched on, runs the same quickstart
+    (on a server; pointed at mongomock, the dbp program refuses it)."""
     from tests.servers import fresh_database
 
     with fresh_database(engine, tmp_path) as url:
@@ -130,8 +150,20 @@ def test_example_on_mongo_with_its_committed_migrations(tmp_path: Path, engine: 
             checkout,
             env,
         )
+        if engine == "mongomock":  # each dbp run is a process of its own: refused, saying why
+            assert done.returncode == 1 and "mongomock:// keeps its data only for one process" in done.stderr, done
+            return
         assert done.returncode == 0, done
         [revision] = (checkout / "migrations" / "mongo").glob("*_initial_schema.py")
         assert f"MONGO: stamped at {revision.name.split('_', 1)[0]}" in done.stdout
         assert "page 1 of 3 (25 objects with at least 3 detections):" in done.stdout
         assert not list((checkout / "migrations" / "mongo").glob("*.py"))[1:]  # initdb wrote no new revision
+
+
+def test_ci_runs_the_readme_commands_and_the_slow_tests() -> None:
+    """.ci/run: the README's test command (fast tests in parallel), its main command verbatim, the slow tests."""
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "export DBP_TEST_README_FULL=1" in ci and "export DBP_REQUIRE_SERVERS=1" in ci
+    assert 'bash -c "$test_command"' in ci
+    assert "slow_command='python -m pytest -n 4 --dist loadgroup -m slow'" in ci
+    assert readme_command("test-command").endswith('python -m pytest -n 4 -m "not slow"')

@@ -44,6 +44,7 @@ def downgrade():
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner", ["process"])
 def test_concurrent_migrate_applies_a_revision_once(project: Project, tmp_path: Path) -> None:
     project.ok("initdb")

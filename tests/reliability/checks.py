@@ -40,11 +40,17 @@ def snapshot(db: Any) -> dict[str, Any]:
             inspector = sa.inspect(connection)
             out = {}
             for table in sorted(inspector.get_table_names()):
-                columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
-                indexes = sorted((i["name"] or "", tuple(i["column_names"])) for i in inspector.get_indexes(table))
-                count = connection.exec_driver_sql(
-                    f"SELECT COUNT(*) FROM {inspector.dialect.identifier_preparer.quote(table)}"
-                ).scalar()
+                quoted = inspector.dialect.identifier_preparer.quote(table)
+                try:
+                    columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+                    indexes = sorted((i["name"] or "", tuple(i["column_names"])) for i in inspector.get_indexes(table))
+                except sa.exc.DBAPIError:
+                    # A dialect whose reflection asks for catalogs the engine lacks (duckdb-engine's
+                    # pg_collation): the columns the table has, as a query sees them.
+                    connection.rollback()
+                    columns = list(connection.exec_driver_sql(f"SELECT * FROM {quoted} LIMIT 0").keys())
+                    indexes = []
+                count = connection.exec_driver_sql(f"SELECT COUNT(*) FROM {quoted}").scalar()
                 out[table] = (columns, indexes, count)
             return out
     database = db.database

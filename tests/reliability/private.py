@@ -145,11 +145,13 @@ class PrivateServer:
     def freeze(self) -> None:
         """SIGSTOP: the server keeps its sockets open but answers nothing (a hung host)."""
         for pid in self.pids():
-            os.kill(pid, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):  # (a backend that ended meanwhile)
+                os.kill(pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
         for pid in self.pids():
-            os.kill(pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):  # (a backend that ended meanwhile)
+                os.kill(pid, signal.SIGCONT)
 
     @property
     def running(self) -> bool:

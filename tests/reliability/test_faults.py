@@ -47,7 +47,8 @@ from tests.reliability.conftest import private_server
 from tests.reliability.private import PrivateServer
 from tests.servers import fresh_database
 
-pytestmark = pytest.mark.slow
+# One worker (pytest -n 4 --dist loadgroup, as .ci/run) holds the private servers: one set of them.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("private-servers")]
 
 #: Seconds a faulted call may take before it counts as a hang.
 BOUND = 60.0

@@ -67,6 +67,7 @@ class Sweep:
         self.texts.extend(repr(o) + "\n" + str(o) for o in objects)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_error_paths_in_process(
     engine: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
@@ -144,6 +145,7 @@ def test_error_paths_in_process(
     assert not found, f"leaked {found}"
 
 
+@pytest.mark.slow
 def test_mongo_error_paths_in_process(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -138,6 +138,39 @@ def test_duplicate_key_writes_nothing_of_its_chunk(side: Callable[[str], Side], 
     assert db.rows() == rows
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mysql", "mongodb", "mongomock"])
+def test_duplicate_key_names_its_line_and_key(side: Callable[[str], Side], tmp_path: Path, engine: str) -> None:
+    """A key repeated in the file, or one already stored: the error names the line and the key."""
+    db = side(engine)
+    project = write_settings(tmp_path, db)
+    rows = dataset(6)
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text(json_lines([*rows[:4], rows[1], rows[5]]))
+    one_line_error(
+        dbp(project, "load", str(repeated), "Reading"),
+        f"Error: {repeated} line 5: duplicate key id=2 (as on line 2)",
+    )
+
+    db.clear()
+    db.q().insert(rows[3])
+    stored = tmp_path / "stored.csv"
+    db.q().delete(all=True)
+    dbp(project, "dump", "Reading", "-o", str(stored))  # the header only
+    db.q().insert(rows[3])
+    stored.write_text("id,name\n1,a\n4,b\n5,c\n")
+    one_line_error(
+        dbp(project, "load", str(stored), "Reading"), f"Error: {stored} line 3: duplicate key id=4 (already in Reading)"
+    )
+
+    station = tmp_path / "stations.jsonl"
+    db.q("Station").insert({"code": "B", "name": "b"})
+    station.write_text(json_lines([{"code": "A", "name": "a"}, {"code": "B", "name": "b2"}]))
+    one_line_error(
+        dbp(project, "load", str(station), "Station", "--conflict-on", "code"),
+        f"Error: {station} line 2: duplicate key code='B' (already in Station)",
+    )
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "mysql", "mongomock"])
 def test_load_by_a_natural_key(side: Callable[[str], Side], tmp_path: Path, engine: str) -> None:
     """``--conflict-on``: rows without the generated key, matched by their unique ``code``."""
@@ -252,3 +285,30 @@ def test_a_row_without_its_required_key_names_its_line(
     outcome = dbp(project, "load", str(csv), "Reading")
     one_line_error(outcome, f"{csv} line 3: field 'id' of Reading is required (got None)")
     assert [r["id"] for r in db.rows()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("engine", "runner"), [("sqlite", "process"), ("mongodb", "cli")])
+def test_dump_and_load_show_progress_on_a_terminal_only(
+    side: Callable[[str], Side], tmp_path: Path, engine: str, runner: str
+) -> None:
+    db = side(engine)
+    db.q().bulk_insert(dataset(40))
+    project = write_settings(tmp_path, db)
+    out = tmp_path / "rows.jsonl"
+
+    def run(*args: str, env: dict[str, str]) -> Outcome:
+        outcome = run_dbp(args, runner=runner, cwd=project, env={"PYTHONPATH": str(REPO), **env})
+        assert outcome.exit_code == 0, outcome
+        return outcome
+
+    forced = {"DBP_PROGRESS": "1"}  # stands in for a terminal
+    dumped = run("dump", "Reading", "-o", str(out), env=forced)
+    assert "dumping Reading" in dumped.stderr and "40/40" in dumped.stderr, dumped
+    db.clear()
+    loaded = run("load", str(out), "Reading", "--batch-size", "10", env=forced)
+    assert f"loading {out}" in loaded.stderr and "100%" in loaded.stderr, loaded
+    assert loaded.stdout.endswith("40 read, 40 written, 0 skipped\n")
+    db.clear()
+    for args, env in ((["load", str(out), "Reading", "-q"], forced), (["dump", "Reading", "-o", str(out)], {})):
+        quiet = run(*args, env=env)  # -q, or standard error not a terminal
+        assert quiet.stderr == "", quiet

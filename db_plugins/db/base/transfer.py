@@ -25,6 +25,8 @@ class Table(abc.ABC):
 
     #: The table or collection name, for messages.
     name: str
+    #: The fields of its primary key (empty: not known), which name a row in messages.
+    key: Sequence[str] = ()
 
     @property
     @abc.abstractmethod
@@ -56,6 +58,7 @@ class ModelTable(Table):
     def __init__(self, query: BaseQuery) -> None:
         self.query = query
         self.name = query.model_name
+        self.key = tuple(query.primary_key)
         schema = query.schema
         # Key fields first, as a reader expects; then the model's declaration order.
         names = [*query.primary_key, *(n for n in schema if n not in query.primary_key)]

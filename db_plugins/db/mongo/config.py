@@ -47,12 +47,18 @@ class MongoConfig(SectionConfig):
         """A ``mongomock://`` URL: the in-process engine."""
         return self.url.startswith("mongomock://")
 
+    @property
+    def in_process(self) -> str | None:
+        return "use a mongodb:// URL (a MongoDB or FerretDB server)" if self.embedded else None
+
 
 def _option_names() -> dict[str, str]:
     """pymongo's option names, keyed by their spelling without case or underscores."""
     from pymongo import common
 
-    names = [*common.URI_OPTIONS_VALIDATOR_MAP, *common.KW_VALIDATORS]
+    # The URI spelling wins where both exist: READ_PREFERENCE = "nearest" (a mode, as in a
+    # URL), not the keyword's ReadPreference object.
+    names = [*common.KW_VALIDATORS, *common.URI_OPTIONS_VALIDATOR_MAP]
     return {n.replace("_", "").lower(): n for n in names if n not in ("username", "password")}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReadPreference, ReturnDocument
 
 from .commands import BulkWriteCommand, CountCommand, DeleteCommand, FindCommand, InsertCommand, UpdateCommand
 
@@ -34,8 +34,16 @@ class SyncExecutor:
             collection = self._collections[name] = self.connection.database[name]
         return collection
 
+    def reads(self, name: str) -> Any:
+        """The collection reads use: the client's read preference (``readPreference``), or the
+        primary inside ``db.primary()``."""
+        collection = self.collection(name)
+        if not self.connection.pinned or collection.read_preference == ReadPreference.PRIMARY:
+            return collection
+        return collection.with_options(read_preference=ReadPreference.PRIMARY)
+
     def _cursor(self, command: FindCommand) -> Any:
-        return self.collection(command.collection).find(
+        return self.reads(command.collection).find(
             command.filter,
             command.projection,
             sort=command.sort,
@@ -69,7 +77,7 @@ class SyncExecutor:
     def count(self, command: CountCommand) -> int:
         options = {"limit": command.limit} if command.limit else {}
         with self.connection.guard():
-            return self.collection(command.collection).count_documents(
+            return self.reads(command.collection).count_documents(
                 command.filter, **options, **self.connection.session_args()
             )
 

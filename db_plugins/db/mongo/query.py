@@ -311,7 +311,7 @@ class MongoQuery(BaseQuery[BaseModel, dict]):
 
     # -- get_or_create ------------------------------------------------------------------
 
-    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[BaseModel, bool]:
+    def _get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[BaseModel, bool]:
         """The first document matching ``filter_by``, or a new one made of its equalities and ``defaults``.
 
         A hit costs one round trip. On a miss, when a unique index covers the

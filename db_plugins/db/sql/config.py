@@ -24,6 +24,8 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "MODELS": str,
     "MIGRATIONS_DIR": (str, os.PathLike),
     "ENGINE_OPTIONS": dict,
+    "REPLICAS": (list, tuple),
+    "MAX_REPLICA_LAG": (int, float),
 }
 DEFAULT_MIGRATIONS_DIR = "migrations"
 # The drivers our extras install, for backends named without one (SQLAlchemy's
@@ -50,6 +52,18 @@ class SQLConfig(SectionConfig):
 
     sa_url: URL | None = None
     engine_options: dict[str, Any] = field(default_factory=dict)
+    #: Read replicas (``REPLICAS``): each a section of its own (URL and engine options).
+    replicas: list[SQLConfig] = field(default_factory=list)
+    #: ``MAX_REPLICA_LAG`` seconds: reads go to the primary when every replica is further behind.
+    max_replica_lag: float | None = None
+
+    @property
+    def in_process(self) -> str | None:
+        url = self.sa_url
+        if url is None:
+            return None
+        _features, ops = dialect_for(url.get_dialect()(), url)
+        return "use a SQLite file (sqlite:///app.db) or a server" if ops.in_memory(url) else None
 
 
 def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | None = None) -> SQLConfig:
@@ -102,6 +116,14 @@ def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | 
     base = Path(base_dir).resolve() if base_dir else Path.cwd()
     url = _anchored(url, base)
     migrations = Path(values.get("MIGRATIONS_DIR", DEFAULT_MIGRATIONS_DIR))
+    engine_options = dict(values.get("ENGINE_OPTIONS") or {})
+    replicas = [
+        _replica(f"{name}.REPLICAS[{i}]", entry, url, engine_options, base)
+        for i, entry in enumerate(values.get("REPLICAS") or ())
+    ]
+    max_lag = values.get("MAX_REPLICA_LAG")
+    if max_lag is not None and (isinstance(max_lag, bool) or max_lag < 0):
+        raise ConfigError(f"{where}['MAX_REPLICA_LAG']: expected seconds >= 0, got {max_lag!r}")
     return SQLConfig(
         section=name,
         plugin="SQL",
@@ -112,8 +134,41 @@ def validate_sql_section(name: str, section: Any, base_dir: str | os.PathLike | 
         options={},
         password=url.password if isinstance(url.password, str) else None,
         sa_url=url,
-        engine_options=dict(values.get("ENGINE_OPTIONS") or {}),
+        engine_options=engine_options,
+        replicas=replicas,
+        max_replica_lag=None if max_lag is None else float(max_lag),
     )
+
+
+def _replica(name: str, entry: Any, primary: URL, engine_options: dict[str, Any], base: Path) -> SQLConfig:
+    """A ``REPLICAS`` entry (a URL, or a section of its own) checked against its primary.
+
+    A replica holds a copy of the primary's database: another backend or another
+    database name is a settings mistake that would send reads to the wrong data.
+    """
+    where = f"DB_CONFIG[{name!r}]"
+    if isinstance(entry, str):
+        entry = {"URL": entry, "ENGINE_OPTIONS": engine_options}
+    elif isinstance(entry, Mapping):
+        if "REPLICAS" in entry or "MAX_REPLICA_LAG" in entry:
+            raise ConfigError(f"{where}: a replica has no REPLICAS or MAX_REPLICA_LAG of its own")
+        entry = {"ENGINE_OPTIONS": engine_options, **entry}
+    else:
+        raise ConfigError(f"{where}: expected a URL or a dict, got {type(entry).__name__}")
+    replica = validate_sql_section(name, entry, base)
+    url = replica.sa_url
+    assert url is not None
+    engine, primary_engine = _engine_of(url), _engine_of(primary)
+    if engine != primary_engine:
+        raise ConfigError(
+            f"{where}: a {engine} replica of a {primary_engine} primary (a replica must run the primary's engine)"
+        )
+    if url.database != primary.database:
+        raise ConfigError(
+            f"{where}: database {url.database!r} is not the primary's {primary.database!r} "
+            "(a replica serves the primary's database)"
+        )
+    return replica
 
 
 def _parse_url(where: str, text: str) -> URL:
@@ -150,3 +205,8 @@ def _anchored(url: URL, base: Path) -> URL:
     """Relative database files (SQLite's) are relative to the settings file, like MIGRATIONS_DIR."""
     _features, ops = dialect_for(url.get_dialect()(), url)
     return ops.anchored(url, base)
+
+
+def _engine_of(url: sa.engine.URL) -> str:
+    """The database engine a URL names (``postgresql`` of ``postgresql+psycopg2``)."""
+    return url.drivername.partition("+")[0]

@@ -29,6 +29,7 @@ from .config import SQLConfig
 from .dialects import dialect_for
 from .dialects.base import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, SQLOperations
 from .execute import Executor, ReadPool
+from .replicas import Replica, Replicas
 
 __all__ = ["SQLConnection", "SQLDatabaseCreator", "translate_error"]
 
@@ -92,30 +93,18 @@ class SQLConnection(DatabaseConnection):
         url = self._engine_url(config)
         #: The dialect's flags (data) and its operations (behaviour): db_plugins.db.sql.dialects.
         self.features, self.ops = dialect_for(url.get_dialect()(), url)
-        options = self.ops.engine_options(url)
-        user = dict(config.engine_options)
-        options["connect_args"].update(user.pop("connect_args", {}) or {})
-        options.update(user)
-        where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
-        try:
-            self.engine = self._create_engine(url, options)
-        except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
-            raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
-        self.ops.on_engine(self.engine)
-        datetimes.install(self.engine, self.ops)
-        self.ops.ping_idle_connections(self.engine)
+        if config.replicas and not self.features.replication:
+            raise ConfigError(f"DB_CONFIG[{config.section!r}]['REPLICAS']: {self.features.name} has no replicas")
+        self._read_pools: dict[sa.engine.Engine, ReadPool] = {}
+        self._transactional: dict[sa.engine.Engine, sa.engine.Engine] = {}  # read engine -> its server's other
+        self.engine, self.read_engine = self._engines(config)
         self._write_engine = self.engine.execution_options(dbp_write=True)
-        #: Where reads outside a transaction run (see :mod:`.execute`).
-        self.read_engine = self.engine
-        # One shared in-memory database (a static pool) has one connection: reads share it.
-        if self.features.autocommit_pool and not isinstance(self.engine.pool, _SHARED_POOLS):
-            # Nothing to roll back on return: no reset round trip.
-            read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
-            self.read_engine = self._create_engine(url, read_options)
-            self.ops.on_engine(self.read_engine)
-            datetimes.install(self.read_engine, self.ops)
-            self.ops.ping_idle_connections(self.read_engine)
-        self.read_pool = ReadPool(self.read_engine, self.features, keep=self.read_engine is not self.engine)
+        self.read_pool = self._read_pools[self.read_engine]
+        #: The read replicas (``REPLICAS``), ``None`` without: see :mod:`.replicas`.
+        self.replicas: Replicas | None = None
+        if config.replicas:
+            found = [Replica(replica.masked_url, self._engines(replica)[1]) for replica in config.replicas]
+            self.replicas = Replicas(self, found, config.max_replica_lag)
         self.executor = Executor(self)
         session_options = {"expire_on_commit": False, **(session_options or {})}
         self._sessions = orm.sessionmaker(bind=self.engine, **session_options)
@@ -143,6 +132,49 @@ class SQLConnection(DatabaseConnection):
             raise new from exc
         with self.guard(), first as connection:
             self.ops.detect(connection)
+        if self.replicas is not None:
+            self.replicas.open()
+
+    def _engines(self, config: SQLConfig) -> tuple[sa.engine.Engine, sa.engine.Engine]:
+        """The engine of ``config``'s server and the one its reads outside a transaction use
+        (see :mod:`.execute`): a second one in autocommit mode where ``features.autocommit_pool``
+        says so, except for one shared in-memory database (a static pool has one connection)."""
+        url = self._engine_url(config)
+        options = self.ops.engine_options(url)
+        user = dict(config.engine_options)
+        options["connect_args"].update(user.pop("connect_args", {}) or {})
+        options.update(user)
+        where = f"DB_CONFIG[{config.section!r}]['ENGINE_OPTIONS']"
+        try:
+            engine = self._create_engine(url, options)
+        except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
+            raise ConfigError(f"{where}: {_first_line(scrub(exc))}") from None
+        self._prepare_engine(engine)
+        read_engine = engine
+        if self.features.autocommit_pool and not isinstance(engine.pool, _SHARED_POOLS):
+            # Nothing to roll back on return: no reset round trip.
+            read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+            read_engine = self._create_engine(url, read_options)
+            self._prepare_engine(read_engine)
+        self._read_pools[read_engine] = ReadPool(read_engine, self.features, keep=read_engine is not engine)
+        self._transactional[read_engine] = engine
+        return engine, read_engine
+
+    def _prepare_engine(self, engine: sa.engine.Engine) -> None:
+        self.ops.on_engine(engine)
+        datetimes.install(engine, self.ops)
+        self.ops.ping_idle_connections(engine)
+
+    def transactional(self, read_engine: sa.engine.Engine) -> sa.engine.Engine:
+        """The engine of the same server as ``read_engine`` whose connections open transactions."""
+        return self._transactional[read_engine]
+
+    def pool_for(self, engine: sa.engine.Engine) -> ReadPool:
+        """The :class:`~.execute.ReadPool` of a read engine (the primary's or a replica's)."""
+        return self._read_pools[engine]
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        return [] if self.replicas is None else self.replicas.status()
 
     def _engine_url(self, config: SQLConfig) -> sa.engine.URL:
         assert config.sa_url is not None
@@ -190,10 +222,12 @@ class SQLConnection(DatabaseConnection):
             self.session.remove()
         else:
             self.session.close()
-        self.read_pool.close()
-        self.engine.dispose()
-        if self.read_engine is not self.engine:
-            self.read_engine.dispose()
+        for pool in self._read_pools.values():
+            pool.close()
+        for engine in {*self._transactional, *self._transactional.values()}:
+            engine.dispose()
+        if self.replicas is not None:
+            self.replicas.close()
 
     # -- transactions -----------------------------------------------------------
 

@@ -11,9 +11,11 @@ than the driver itself on a one-row read.
 Every read of the query interface goes through one :class:`Executor`: outside
 ``db.transaction()`` on a connection of the :class:`ReadPool` (in autocommit
 mode where the dialect's ``autocommit_pool`` flag says so), inside one on the
-block's session, so a read sees the block's writes. An
-executor over another pool (an asyncio driver, a read replica) runs the same
-compiled statements.
+block's session, so a read sees the block's writes. With ``REPLICAS``
+configured, :class:`~.replicas.Replicas` chooses the engine a read outside a
+transaction runs on (a replica, or the primary when none is up or the thread
+is in ``db.primary()``) and the same compiled statement runs on that engine's
+pool. An asyncio executor runs the same compiled statements too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from .rows import InstanceLoader
 
@@ -134,23 +137,34 @@ class Executor:
 
     def rows(self, statement: Any) -> list[Any]:
         """Every row of a Core ``statement`` (tuples, processed), outside a transaction."""
-        engine = self.connection.read_engine
-        compiled, extracted = self.compile(statement, engine.dialect)
+        connection = self.connection
+        compiled, extracted = self.compile(statement, connection.read_engine.dialect)
         if compiled is None:
-            with self.connection.guard(), engine.connect().execution_options(dbp_read=True) as conn:
-                return [tuple(row) for row in conn.execute(statement)]
+
+            def run(engine: sa.engine.Engine) -> list[Any]:
+                with connection.guard(), engine.connect().execution_options(dbp_read=True) as conn:
+                    return [tuple(row) for row in conn.execute(statement)]
+
+            return run(connection.read_engine) if connection.replicas is None else connection.replicas.route(run)
         return self.run(compiled, compiled.values_of(extracted))
 
     def run(self, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
-        """The rows of ``compiled`` with ``values`` (every bind by name), on a pooled connection."""
+        """The rows of ``compiled`` with ``values`` (every bind by name), on a pooled connection
+        (of a replica, when there are replicas)."""
         connection = self.connection
-        pool = connection.read_pool
-        dialect = pool.dialect
         try:
             params = compiled.parameters(values)
         except Exception as exc:  # a bind processor refused a value: nothing was sent
             wrapped = sa.exc.StatementError(str(exc), compiled.sql, values, exc)
             raise connection.translated(wrapped) from exc
+        replicas = connection.replicas
+        if replicas is None:
+            return self._run_on(connection.read_pool, compiled, params)
+        return replicas.route(lambda engine: self._run_on(connection.pool_for(engine), compiled, params))
+
+    def _run_on(self, pool: ReadPool, compiled: Compiled, params: Any) -> list[Any]:
+        connection = self.connection
+        dialect = pool.dialect
         try:
             raw = pool.get()
         except sa.exc.SQLAlchemyError as exc:
@@ -179,7 +193,9 @@ class Executor:
         if connection.in_transaction:
             return list(connection._stack[-1].scalars(read.orm()))
         if read.build is None:
-            return connection.run(lambda session: list(session.scalars(read.orm())), write=False)
+            if connection.replicas is None:
+                return connection.run(lambda session: list(session.scalars(read.orm())), write=False)
+            return connection.replicas.route(lambda engine: _instances(connection, engine, read.orm()))
         return read.build.many(self.rows(read.core))
 
     def scalar(self, statement: Any) -> Any:
@@ -199,6 +215,29 @@ class Executor:
         if read.build is not None:
             return _stream_rows(connection, read.core, batch_size, read.build)
         return _stream_instances(connection, read.orm().execution_options(yield_per=batch_size))
+
+
+def _instances(connection: Any, engine: sa.engine.Engine, statement: Any) -> list[Any]:
+    """The instances ``statement`` selects, read through the ORM on ``engine`` (a replica)."""
+    with connection.guard(), orm.Session(bind=engine, expire_on_commit=False) as session:
+        return list(session.scalars(statement))
+
+
+def _stream_engine(connection: Any) -> sa.engine.Engine:
+    """The engine a stream reads from: a replica that answers now, or the primary.
+
+    A stream hands rows out as it goes, so it cannot move to another server
+    midway: the server is chosen (and tried) before the first row.
+    """
+    if connection.replicas is None:
+        return connection.engine
+
+    def probe(engine: sa.engine.Engine) -> sa.engine.Engine:
+        with connection.guard(), engine.connect():
+            return engine
+
+    # A server-side cursor needs a transaction: the chosen server's engine that opens one.
+    return connection.transactional(connection.replicas.route(probe))
 
 
 class ReadPool:
@@ -290,13 +329,16 @@ def _processed(row: Sequence[Any], processors: list[tuple[int, Any]]) -> list[An
 def _stream_rows(connection: Any, statement: Any, batch_size: int, build: Callable[[Any], Any]) -> Iterator[Any]:
     # A server-side cursor in a transaction of its own (PostgreSQL's cursors need one).
     options = {"dbp_read": True, "yield_per": batch_size}
-    with connection.guard(), connection.engine.connect().execution_options(**options) as conn:
+    engine = _stream_engine(connection)
+    with connection.guard(), engine.connect().execution_options(**options) as conn:
         for row in conn.execute(statement):
             yield build(row)
 
 
 def _stream_instances(connection: Any, statement: Any) -> Iterator[Any]:
-    with connection.guard(), connection._sessions() as session:
+    engine = _stream_engine(connection)
+    sessions = connection._sessions if engine is connection.engine else orm.sessionmaker(bind=engine)
+    with connection.guard(), sessions() as session:
         for instance in session.scalars(statement):
             yield instance
             # Rows already handed out need not stay in the identity map.

@@ -19,7 +19,7 @@ import contextlib
 import io
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -64,6 +64,8 @@ class MigrationEnvironment:
         self.config = config
         self.metadata = metadata
         self._connection = connection
+        #: Told each revision id as Alembic applies or reverts it (dbp's progress bar).
+        self.on_revision: Callable[[str], object] | None = None
 
     @property
     def url(self) -> sa.engine.URL:
@@ -74,9 +76,13 @@ class MigrationEnvironment:
     @property
     def options(self) -> dict[str, Any]:
         """Keyword arguments for ``context.configure``: type comparison on, batch mode where the
-        dialect's ``features.batch_migrations`` says (SQLite)."""
+        dialect's ``features.batch_migrations`` says (SQLite), and the progress hook."""
         features, _ops = dialect_for(self.url.get_dialect()(), self.url)
-        return {"compare_type": True, "render_as_batch": features.batch_migrations}
+        options: dict[str, Any] = {"compare_type": True, "render_as_batch": features.batch_migrations}
+        if self.on_revision is not None:
+            tell = self.on_revision
+            options["on_version_apply"] = lambda ctx, step, heads, run_args: tell(step.up_revision_id or "")
+        return options
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -188,6 +194,7 @@ class SQLMigrations(MigrationBackend):
                 metadata = models_metadata(self.config)
                 with migration_connection(db, lock=lock) as connection:
                     environment = MigrationEnvironment(self.config, metadata, connection)
+                    environment.on_revision = self.revision_done
                     yield self._alembic_config(environment), connection, db
         finally:
             db.close()

@@ -494,7 +494,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         stmt = filtered(sa.update(self.table), where).values({self.columns[k]: v for k, v in values.items()})
         return self.connection.run(lambda s: s.connection().execute(stmt).rowcount)
 
-    def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
+    def _get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[Any, bool]:
         if not isinstance(filter_by, Mapping) or not filter_by:
             raise FilterError("get_or_create: filter_by must be a non-empty dict")
         checked = self._check_values(defaults, "get_or_create")  # a bad default: refused, even on a hit
@@ -573,8 +573,11 @@ class SQLQuery(BaseQuery[Any, Any]):
             .returning(*loader.columns)
         )
         connection = self.connection
-        with connection.guard(), connection._write_engine.begin() as conn:
+        # One statement is atomic on its own: sent in autocommit mode (the primary's read
+        # engine), it is one round trip, with no BEGIN before it nor COMMIT after.
+        with connection.guard(), connection.read_engine.connect().execution_options(dbp_read=True) as conn:
             stored = conn.execute(stmt).first()
+            conn.commit()  # (a no-op in autocommit mode; where reads share the writers' pool, the commit)
         if stored is None:
             raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} is already stored")
         return loader(stored)

@@ -212,6 +212,7 @@ class MongoMigrations(MigrationBackend):
             for script in pending:
                 self._run(connection, script, "upgrade")
                 self._record(connection, script)
+                self.revision_done(script.id)
             position = self._position(chain, self._applied(connection))
         return self._report([s.id for s in pending], position, "applied")
 
@@ -225,6 +226,7 @@ class MongoMigrations(MigrationBackend):
             for script in reverting:
                 self._run(connection, script, "downgrade")
                 connection.database[RECORDS_COLLECTION].delete_one({"_id": script.id})
+                self.revision_done(script.id)
             position = self._position(chain, self._applied(connection))
         return self._report([s.id for s in reverting], position, "reverted")
 

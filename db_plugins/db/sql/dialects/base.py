@@ -124,6 +124,11 @@ class SQLFeatures(BaseFeatures):
     datetime_range: tuple[dt.datetime, dt.datetime] = DATETIME_RANGE
     #: Default ``connect_args`` (timeouts) merged under the user's.
     connect_args: dict[str, Any] = {}
+    #: The engine has read replicas a ``REPLICAS`` setting can name.
+    replication: bool = True
+    #: One row, ``(is a read-only standby, seconds behind the primary)``, either ``None``
+    #: where the engine cannot tell; ``None``: nothing to ask.
+    replica_state_sql: str | None = None
     #: A pooled connection idle longer than this many seconds is pinged before use
     #: (``None``: never; a file has no server to lose).
     idle_ping_seconds: float | None = 1.0
@@ -191,6 +196,20 @@ class SQLOperations:
     def anchored(self, url: sa.engine.URL, base: Any) -> sa.engine.URL:
         """``url`` with a relative database file taken relative to ``base`` (a directory)."""
         return url
+
+    def in_memory(self, url: sa.engine.URL) -> bool:
+        """Whether ``url``'s database lives in this process only (gone when it ends)."""
+        return False
+
+    def database_statements(self, name: str) -> tuple[str, str]:
+        """``CREATE DATABASE`` and ``DROP DATABASE`` statements for a database called ``name``
+        on the server (the pytest plugin's throw-away databases)."""
+        quoted = self.dialect.identifier_preparer.quote_identifier(name)
+        return f"CREATE DATABASE {quoted}", f"DROP DATABASE IF EXISTS {quoted}"
+
+    def admin_urls(self, url: sa.engine.URL) -> list[sa.engine.URL]:
+        """URLs on ``url``'s server to try, in order, for a connection that can create databases."""
+        return [url.set(database=None)]
 
     # -- engine set-up ----------------------------------------------------------
 

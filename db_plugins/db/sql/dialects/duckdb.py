@@ -34,6 +34,8 @@ class DuckDBFeatures(SQLFeatures):
     nulls_sort_low = False
     savepoints = False
     one_process = True
+    # VARCHAR(n) is not enforced: a longer string is refused before it is sent, as on SQLite.
+    string_lengths = False
 
 
 class DuckDBOperations(SQLOperations):

@@ -48,6 +48,8 @@ class MySQLFeatures(_Base):
     async_driver = "aiomysql"
     upsert = "on_duplicate_key"
     autocommit_pool = True
+    # A replica is read_only by convention; its lag (SHOW REPLICA STATUS) needs a privilege.
+    replica_state_sql = "SELECT @@global.read_only, NULL"
     upsert_any_unique_key = True
     integer_widths = True
     nulls_sort_low = True

@@ -22,6 +22,7 @@ from .base import (
     CONNECTION,
     DUPLICATE,
     INTEGRITY,
+    INVALID,
     RETRY,
     UNSUPPORTED,
     InsertShape,
@@ -42,6 +43,12 @@ class PostgreSQLFeatures(_Base):
     upsert = "on_conflict"
     integer_widths = True
     autocommit_pool = True
+    # The replay timestamp alone grows while the primary is idle: a standby that has
+    # replayed all it received is not behind.
+    replica_state_sql = (
+        "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+    )
     typed_case_values = True
     nulls_sort_low = False
     sort_collation = "C"
@@ -65,6 +72,14 @@ class PostgreSQLFeatures(_Base):
 
 class PostgreSQLOperations(OnConflictOperations):
     features: PostgreSQLFeatures
+
+    def database_statements(self, name: str) -> tuple[str, str]:
+        create, drop = super().database_statements(name)
+        return create, f"{drop} WITH (FORCE)"  # (a test's connections left open do not hold it)
+
+    def admin_urls(self, url: sa.engine.URL) -> list[sa.engine.URL]:
+        # A server always has postgres or template1; the URL's own database may not exist yet.
+        return [url, url.set(database="postgres"), url.set(database="template1"), *super().admin_urls(url)]
 
     def insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -124,6 +139,9 @@ class PostgreSQLOperations(OnConflictOperations):
             return CONNECTION
         if code and code.startswith("54"):  # program_limit_exceeded: statement too complex, too many arguments
             return UNSUPPORTED
+        if code and code.startswith("22"):
+            # data_exception (too long, out of range): psycopg2 says DataError, asyncpg's adapter only Error.
+            return INVALID
         return None
 
     # -- bulk_insert: COPY ----------------------------------------------------------

@@ -30,6 +30,7 @@ class SQLiteFeatures(_Base):
     async_driver = "aiosqlite"
     upsert = "on_conflict"
     autocommit_pool = True
+    replication = False  # a file: no server to replicate it
     refused_floats = frozenset({"nan"})
     decimal_digits = 15
     string_lengths = False
@@ -50,12 +51,24 @@ class SQLiteFeatures(_Base):
 class SQLiteOperations(OnConflictOperations):
     features: SQLiteFeatures
 
+    def upsert_rows(self, connection: sa.Connection, shape: Any, rows: list[dict[str, Any]]) -> int:
+        # SQLite's upsert has no DEFAULT VALUES form: rows giving no column name the
+        # generated key instead (NULL asks SQLite for the next one).
+        generated = shape.table.autoincrement_column
+        if rows and not rows[0] and generated is not None:
+            rows = [{generated.key: None} for _ in rows]
+        return super().upsert_rows(connection, shape, rows)
+
     def database_file(self, url: sa.engine.URL) -> str | None:
         if not url.database or url.database == ":memory:":
             return None
         if url.database.startswith("file:") or "mode=memory" in url.database:
             return None
         return url.database
+
+    def in_memory(self, url: sa.engine.URL) -> bool:
+        database = url.database or ""
+        return database in ("", ":memory:") or url.query.get("mode") == "memory" or "mode=memory" in database
 
     def anchored(self, url: sa.engine.URL, base: Any) -> sa.engine.URL:
         """Relative SQLite paths are relative to the settings file, like MIGRATIONS_DIR."""
