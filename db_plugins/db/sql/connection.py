@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -183,10 +182,6 @@ class SQLConnection(DatabaseConnection):
     def _create_engine(self, url: sa.engine.URL, options: dict[str, Any]) -> sa.engine.Engine:
         # The asyncio connection makes its engine over an async driver here.
         return sa.create_engine(url, **options)
-
-    def _new_local(self) -> Any:
-        # Where the transaction stack lives: per thread (per task on the asyncio connection).
-        return threading.local()
 
     # -- models -----------------------------------------------------------------
 
