@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pymongo
 from pymongo.asynchronous.cursor import AsyncCursor
 
-from ...errors import UnsupportedOperation
 from ..base.bridge import TaskLocal, wait
 from .connection import MongoConnection
 from .executor import SyncExecutor
@@ -147,11 +147,14 @@ class AsyncMongoConnection(MongoConnection):
     def _new_local(self) -> Any:
         return TaskLocal()
 
-    def transaction(self) -> Any:
-        if self.features.transactions:
-            # The sync client's sessions cannot drive the async client's calls.
-            raise UnsupportedOperation("transaction: not yet available on the asyncio API for MongoDB")
-        return super().transaction()
+    @property
+    def _session_client(self) -> Any:
+        # Sessions of the client the query interface's calls go to (the embedded engine has none).
+        return self.client if self.async_client is None else self.async_client
+
+    @staticmethod
+    def _run_session_call(result: Any) -> Any:
+        return wait(result) if inspect.isawaitable(result) else result
 
     def close(self) -> None:
         if self.async_client is not None:

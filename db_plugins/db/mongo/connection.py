@@ -192,22 +192,33 @@ class MongoConnection(DatabaseConnection):
             )
         if self.in_transaction:
             raise UnsupportedOperation("transaction: MongoDB cannot nest transactions (there are no savepoints)")
+        run = self._run_session_call
         with self.guard():
-            session = self.client.start_session()
-            session.start_transaction()
+            session = self._session_client.start_session()
+            run(session.start_transaction())
         self._local.session = session
         try:
             yield session
         except BaseException:
             with contextlib.suppress(mongo_errors.PyMongoError):
-                session.abort_transaction()
+                run(session.abort_transaction())
             raise
         else:
             with self.guard():
-                session.commit_transaction()
+                run(session.commit_transaction())
         finally:
             self._local.session = None
-            session.end_session()
+            run(session.end_session())
+
+    @property
+    def _session_client(self) -> Any:
+        # The client whose sessions the query interface's calls take (the async one on the asyncio API).
+        return self.client
+
+    @staticmethod
+    def _run_session_call(result: Any) -> Any:
+        # A session method's result; the asyncio connection's session methods are coroutines, awaited there.
+        return result
 
 
 def _url_sets(url: str, option: str) -> bool:
