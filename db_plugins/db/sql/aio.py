@@ -43,6 +43,15 @@ def async_url(url: sa.engine.URL) -> sa.engine.URL:
     return url.set(drivername=f"{backend}+{driver}")
 
 
+def _connect_raising_dbapi_errors(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+    # Some async drivers (asyncpg) let the socket's OSError or a timeout out of connect(), which
+    # SQLAlchemy's adapter passes on as is: as the DBAPI's OperationalError it is a ConnectionError.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (TimeoutError, OSError) as exc:
+        raise dialect.loaded_dbapi.OperationalError(str(exc) or type(exc).__name__) from exc
+
+
 class AsyncSQLConnection(SQLConnection):
     """A :class:`SQLConnection` whose engine runs an asyncio driver (open and use it under ``spawn``)."""
 
@@ -59,7 +68,9 @@ class AsyncSQLConnection(SQLConnection):
                 if key in renames and given.get(key) is value:
                     args[renames[key]] = value
             options = {**options, "connect_args": args}
-        return create_async_engine(url, **options).sync_engine
+        engine = create_async_engine(url, **options).sync_engine
+        sa.event.listen(engine, "do_connect", _connect_raising_dbapi_errors)
+        return engine
 
     def _new_local(self) -> Any:
         return TaskLocal()
