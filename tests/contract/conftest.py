@@ -132,8 +132,7 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 #: Contract tests the asyncio API does not pass yet (issue 15, left open): (test, engine) -> why.
 ASYNC_GAPS = {
-    ("test_timezone_column_reads_back_aware_utc", "postgresql"): "asyncpg: aware datetimes read back",
-    ("test_aware_values_keep_bulk_inserts_fast_path", "postgresql"): "asyncpg: aware datetimes in bulk_insert",
+    ("test_aware_values_keep_bulk_inserts_fast_path", "postgresql"): "asyncpg: bulk_insert has no COPY path yet",
     ("test_bulk_insert_stores_what_insert_stores", "mysql"): "aiomysql: the bulk writer's values",
     ("test_fields_in_any_order_and_generators", "mysql"): "aiomysql: the bulk writer's values",
     ("test_ignore_keeps_existing_rows_untouched", "mysql"): "aiomysql: the bulk writer's values",
