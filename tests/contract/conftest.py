@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,9 +90,14 @@ REPLICA_RUN = "postgresql-replica"
 ASYNC_RUN = "async-"
 
 
+#: More asyncio runs naming a driver (``DBP_TEST_ASYNC_DRIVERS=mysql+asyncmy``, comma-separated):
+#: ``async-mysql+asyncmy`` runs the suite through that driver instead of the engine's default.
+ASYNC_DRIVERS = [d.strip() for d in os.environ.get("DBP_TEST_ASYNC_DRIVERS", "").split(",") if d.strip()]
+
+
 def _runs() -> list[str]:
     sync = [*ENGINES, REPLICA_RUN, *optional_engines()]
-    return sync + [ASYNC_RUN + engine for engine in ENGINES]
+    return sync + [ASYNC_RUN + engine for engine in [*ENGINES, *ASYNC_DRIVERS]]
 
 
 @pytest.fixture(scope="session", params=_runs())
@@ -100,7 +106,7 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     behind a sync facade, or PostgreSQL with its standby as a read replica."""
     run = request.param
     api = "async" if run.startswith(ASYNC_RUN) else "sync"
-    engine = run.removeprefix(ASYNC_RUN)
+    engine, _, driver = run.removeprefix(ASYNC_RUN).partition("+")
     engine = "postgresql" if engine == REPLICA_RUN else engine
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
         env = Env(engine, url, None, _models(engine), api)
@@ -120,7 +126,7 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         if api == "async":
             from tests.contract.aio_facade import SyncFacade
 
-            env.db = SyncFacade.connect(env.config, request.getfixturevalue("event_loop_thread"))
+            env.db = SyncFacade.connect(env.config, request.getfixturevalue("event_loop_thread"), driver or None)
         else:
             env.db = db_plugins.connect(env.config)
         env.db.create_db()
