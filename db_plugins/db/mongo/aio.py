@@ -70,12 +70,13 @@ class _Collection:
         return _Cursor(self._collection.find(*args, **kwargs), self._call, kwargs.get("batch_size") or DEFAULT_BATCH)
 
     def with_options(self, **options: Any) -> _Collection:
-        # Builds a collection (no I/O): not a call to await.
         return _Collection(self._collection.with_options(**options), self._call)
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._collection, name)
-        return functools.partial(self._call, method) if callable(method) else method
+        attr = getattr(self._collection, name)
+        # The driver's methods block the greenlet; other attributes pass as they are (a read
+        # preference is a callable object, an unknown name a sub-collection: neither is a call).
+        return functools.partial(self._call, attr) if inspect.ismethod(attr) else attr
 
 
 def _awaited(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -147,14 +148,12 @@ class AsyncMongoConnection(MongoConnection):
     def _new_local(self) -> Any:
         return TaskLocal()
 
-    @property
-    def _session_client(self) -> Any:
-        # Sessions of the client the query interface's calls go to (the embedded engine has none).
-        return self.client if self.async_client is None else self.async_client
+    def _start_session(self) -> Any:
+        # The async client's session: the executor's calls go to that client.
+        return self.async_client.start_session()
 
-    @staticmethod
-    def _run_session_call(result: Any) -> Any:
-        return wait(result) if inspect.isawaitable(result) else result
+    def _session_call(self, method: Any) -> Any:
+        return wait(method())
 
     def close(self) -> None:
         if self.async_client is not None:

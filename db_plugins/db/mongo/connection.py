@@ -84,6 +84,10 @@ class MongoConnection(DatabaseConnection):
             self.client.close()
             raise
 
+    def _new_local(self) -> Any:
+        # Where the transaction's session lives: per thread (per task on the asyncio connection).
+        return threading.local()
+
     def _embedded_client(self, config: MongoConfig) -> Any:
         try:
             import mongomock
@@ -192,33 +196,31 @@ class MongoConnection(DatabaseConnection):
             )
         if self.in_transaction:
             raise UnsupportedOperation("transaction: MongoDB cannot nest transactions (there are no savepoints)")
-        run = self._run_session_call
+        call = self._session_call
         with self.guard():
-            session = self._session_client.start_session()
-            run(session.start_transaction())
+            session = self._start_session()
+            call(session.start_transaction)
         self._local.session = session
         try:
             yield session
         except BaseException:
             with contextlib.suppress(mongo_errors.PyMongoError):
-                run(session.abort_transaction())
+                call(session.abort_transaction)
             raise
         else:
             with self.guard():
-                run(session.commit_transaction())
+                call(session.commit_transaction)
         finally:
             self._local.session = None
-            run(session.end_session())
+            call(session.end_session)
 
-    @property
-    def _session_client(self) -> Any:
-        # The client whose sessions the query interface's calls take (the async one on the asyncio API).
-        return self.client
+    def _start_session(self) -> Any:
+        """A session of the client the executor runs on (the asyncio connection's async client)."""
+        return self.client.start_session()
 
-    @staticmethod
-    def _run_session_call(result: Any) -> Any:
-        # A session method's result; the asyncio connection's session methods are coroutines, awaited there.
-        return result
+    def _session_call(self, method: Any) -> Any:
+        """Call a session's method (the asyncio connection awaits it)."""
+        return method()
 
 
 def _url_sets(url: str, option: str) -> bool:
