@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run mongodb on a FerretDB server started for this run (scripts/services.sh builds the binary)",
     )
+    parser.add_argument(
+        "--api",
+        choices=("sync", "async", "both"),
+        default="both",
+        help="the sync API, the asyncio API (against the raw async drivers), or both (default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
@@ -108,7 +114,18 @@ def machine() -> dict[str, Any]:
         pass
     from importlib import metadata
 
-    for package in ("SQLAlchemy", "psycopg2-binary", "PyMySQL", "pymongo", "mongomock"):
+    for package in (
+        "SQLAlchemy",
+        "psycopg2-binary",
+        "PyMySQL",
+        "pymongo",
+        "mongomock",
+        "asyncpg",
+        "aiosqlite",
+        "aiomysql",
+        "asyncmy",
+        "greenlet",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             info[package] = metadata.version(package)
     return info
@@ -133,7 +150,8 @@ def run_engine(
     meta["sizes"][engine] = vars(sizes)
     log(f"{engine}: {sizes}")
     with private_database(engine, server) as url:
-        suite = Suite(engine, url, sizes, log, args.only)
+        apis = ("sync", "async") if args.api == "both" else (args.api,)
+        suite = Suite(engine, url, sizes, log, args.only, apis)
         try:
             results.extend(suite.run())
             notes.extend(suite.notes)
