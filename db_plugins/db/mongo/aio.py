@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -69,9 +70,14 @@ class _Collection:
     def find(self, *args: Any, **kwargs: Any) -> _Cursor:
         return _Cursor(self._collection.find(*args, **kwargs), self._call, kwargs.get("batch_size") or DEFAULT_BATCH)
 
+    def with_options(self, **options: Any) -> _Collection:
+        """The collection with other options (no I/O): wrapped as this one is."""
+        return _Collection(self._collection.with_options(**options), self._call)
+
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._collection, name)
-        return functools.partial(self._call, method) if callable(method) else method
+        # Methods only: attributes may be callable too (a read preference is a server selector).
+        return functools.partial(self._call, method) if inspect.ismethod(method) else method
 
 
 def _awaited(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
