@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .databases import DEFAULT_ENGINES, ENGINES, private_database, private_ferretdb, server_url
-from .harness import Result, check_targets, markdown_table, text_table, to_json
+from .harness import PACKAGES, Result, check_targets, markdown_table, text_table, to_json
 from .suite import Sizes, Suite
 
 #: Default sizes (the issue's workloads) and the quick mode's (CI: seconds, not minutes).
@@ -114,18 +114,7 @@ def machine() -> dict[str, Any]:
         pass
     from importlib import metadata
 
-    for package in (
-        "SQLAlchemy",
-        "psycopg2-binary",
-        "PyMySQL",
-        "pymongo",
-        "mongomock",
-        "asyncpg",
-        "aiosqlite",
-        "aiomysql",
-        "asyncmy",
-        "greenlet",
-    ):
+    for package in PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             info[package] = metadata.version(package)
     return info

@@ -42,6 +42,20 @@ class Target:
         return f"≤ {self.limit:g}"
 
 
+#: The packages whose versions a run records (and a report quotes when present).
+PACKAGES = (
+    "SQLAlchemy",
+    "psycopg2-binary",
+    "PyMySQL",
+    "pymongo",
+    "mongomock",
+    "asyncpg",
+    "aiosqlite",
+    "aiomysql",
+    "asyncmy",
+    "greenlet",
+)
+
 #: Every timed result with a plain column gets this target: ours no slower than
 #: what a user would write without us.
 NOT_SLOWER_THAN_PLAIN = Target(1.0, "plain")
