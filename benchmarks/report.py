@@ -33,9 +33,8 @@ def describe(meta: dict[str, Any]) -> str:
     machine = meta["machine"]
     load_before = ", ".join(f"{x:.2f}" for x in machine["loadavg"])
     load_after = ", ".join(f"{x:.2f}" for x in meta["loadavg_after"])
-    # mongomock and greenlet are the same in every run: not worth a mention.
-    quoted = [name for name in PACKAGES if name not in ("mongomock", "greenlet")]
-    versions = ", ".join(f"{name} {machine[name]}" for name in quoted if name in machine)
+    # mongomock's version says nothing about a server's figures.
+    versions = ", ".join(f"{name} {machine[name]}" for name in PACKAGES if name in machine and name != "mongomock")
     return (
         f"`{meta['command']}` — started {meta['started']}, {meta['seconds']:.0f} s; "
         f"{machine['cpus']} CPUs, {machine.get('memory_gib', '?')} GiB, Python {machine['python']}, {versions}; "
