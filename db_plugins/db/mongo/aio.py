@@ -71,13 +71,13 @@ class _Collection:
         return _Cursor(self._collection.find(*args, **kwargs), self._call, kwargs.get("batch_size") or DEFAULT_BATCH)
 
     def with_options(self, **options: Any) -> _Collection:
-        """The collection with other options (no I/O): wrapped as this one is."""
         return _Collection(self._collection.with_options(**options), self._call)
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._collection, name)
-        # Methods only: attributes may be callable too (a read preference is a server selector).
-        return functools.partial(self._call, method) if inspect.ismethod(method) else method
+        attr = getattr(self._collection, name)
+        # The driver's methods block the greenlet; other attributes pass as they are (a read
+        # preference is a callable object, an unknown name a sub-collection: neither is a call).
+        return functools.partial(self._call, attr) if inspect.ismethod(attr) else attr
 
 
 def _awaited(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ..datetimes import register_psycopg2_timestamptz
+from ..datetimes import register_asyncpg_datetimes, register_psycopg2_timestamptz
 from .base import (
     CONNECTION,
     DUPLICATE,
@@ -36,6 +36,13 @@ __all__ = ["PostgreSQLFeatures", "PostgreSQLOperations"]
 # psycopg2 reads the COPY buffer in chunks of this many characters.
 COPY_CHUNK = 1 << 18
 _NONE = type(None)
+
+#: Per driver, what a new connection registers: psycopg2 alone cannot read year 1 UTC where the
+#: session time zone is west of UTC (1 BC there); asyncpg writes years 1 and 9999 as infinities.
+_DATETIME_CODECS: dict[str, Callable[[Any], None]] = {
+    "psycopg2": register_psycopg2_timestamptz,
+    "asyncpg": register_asyncpg_datetimes,
+}
 
 
 class PostgreSQLFeatures(_Base):
@@ -97,11 +104,10 @@ class PostgreSQLOperations(OnConflictOperations):
         return 6 if precision is None else min(precision, 6)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
-        if engine.dialect.driver == "psycopg2":
-            # Year 1 UTC is in 1 BC in a session time zone west of UTC: psycopg2 alone cannot read it.
-            event.listen(
-                engine, "connect", lambda dbapi_connection, record: register_psycopg2_timestamptz(dbapi_connection)
-            )
+        # Each driver's datetime codecs, so that both store and read the values psycopg2 does.
+        register = _DATETIME_CODECS.get(engine.dialect.driver)
+        if register is not None:
+            event.listen(engine, "connect", lambda dbapi_connection, record: register(dbapi_connection))
 
     def detect(self, connection: sa.engine.Connection) -> None:
         row = (
