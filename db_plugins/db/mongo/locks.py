@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...errors import DuplicateKeyError
+from ..base.bridge import pause
 
 __all__ = ["LOCKS_COLLECTION", "document_lock", "lock_id"]
 
@@ -49,7 +50,9 @@ def document_lock(
     Raises ``TimeoutError`` when the lock cannot be taken within ``timeout``
     seconds; a holder that does not release it is presumed dead after ``ttl``.
     """
-    locks = connection.database[LOCKS_COLLECTION]
+    # Through the connection's executor: on the asyncio API its calls await the driver, and
+    # the waits below let the holder's task run (blocking, they starved it until the TTL).
+    locks = connection.executor.collection(LOCKS_COLLECTION)
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + timeout
     delay = 0.002
@@ -69,7 +72,7 @@ def document_lock(
                 break
         if time.monotonic() >= deadline:
             raise TimeoutError(f"lock {name!r}: still held by another client after {timeout:g} s")
-        time.sleep(delay * random.uniform(0.5, 1.5))
+        pause(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 0.1)
     try:
         yield owner
