@@ -136,24 +136,9 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             env.db.close()
 
 
-#: Contract tests the asyncio API does not pass yet (issue 15, left open): (test, engine) -> why.
-ASYNC_GAPS = {
-    ("test_aware_values_keep_bulk_inserts_fast_path", "postgresql"): "asyncpg: bulk_insert has no COPY path yet",
-    ("test_bulk_insert_stores_what_insert_stores", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_fields_in_any_order_and_generators", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_ignore_keeps_existing_rows_untouched", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_update_overwrites_with_the_tricky_values", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_concurrent_threads_get_one_row", "mongodb"): "threads over one async connection's loop",
-    ("test_concurrent_threads_get_one_row", "mongomock"): "threads over one async connection's loop",
-}
-
-
 @pytest.fixture
-def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
+def env(engine_env: Env) -> Iterator[Env]:
     """The engine's connection, with every contract table emptied before the test."""
-    gap = ASYNC_GAPS.get((request.node.originalname, engine_env.engine)) if engine_env.api == "async" else None
-    if gap:
-        request.applymarker(pytest.mark.xfail(reason=f"asyncio API: {gap}", strict=False))
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
     yield engine_env

@@ -18,7 +18,6 @@ from typing import Any
 import pymongo
 from pymongo.asynchronous.cursor import AsyncCursor
 
-from ...errors import UnsupportedOperation
 from ..base.bridge import TaskLocal, wait
 from .connection import MongoConnection
 from .executor import SyncExecutor
@@ -149,11 +148,12 @@ class AsyncMongoConnection(MongoConnection):
     def _new_local(self) -> Any:
         return TaskLocal()
 
-    def transaction(self) -> Any:
-        if self.features.transactions:
-            # The sync client's sessions cannot drive the async client's calls.
-            raise UnsupportedOperation("transaction: not yet available on the asyncio API for MongoDB")
-        return super().transaction()
+    def _start_session(self) -> Any:
+        # The async client's session: the executor's calls go to that client.
+        return self.async_client.start_session()
+
+    def _session_call(self, method: Any) -> Any:
+        return wait(method())
 
     def close(self) -> None:
         if self.async_client is not None:
