@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .databases import DEFAULT_ENGINES, ENGINES, private_database, private_ferretdb, server_url
-from .harness import Result, check_targets, markdown_table, text_table, to_json
+from .harness import PACKAGES, Result, check_targets, markdown_table, text_table, to_json
 from .suite import Sizes, Suite
 
 #: Default sizes (the issue's workloads) and the quick mode's (CI: seconds, not minutes).
@@ -57,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--private-ferretdb",
         action="store_true",
         help="run mongodb on a FerretDB server started for this run (scripts/services.sh builds the binary)",
+    )
+    parser.add_argument(
+        "--api",
+        choices=("sync", "async", "both"),
+        default="both",
+        help="the sync API, the asyncio API (against the raw async drivers), or both (default)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args(argv)
@@ -108,7 +114,7 @@ def machine() -> dict[str, Any]:
         pass
     from importlib import metadata
 
-    for package in ("SQLAlchemy", "psycopg2-binary", "PyMySQL", "pymongo", "mongomock"):
+    for package in PACKAGES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             info[package] = metadata.version(package)
     return info
@@ -133,7 +139,8 @@ def run_engine(
     meta["sizes"][engine] = vars(sizes)
     log(f"{engine}: {sizes}")
     with private_database(engine, server) as url:
-        suite = Suite(engine, url, sizes, log, args.only)
+        apis = ("sync", "async") if args.api == "both" else (args.api,)
+        suite = Suite(engine, url, sizes, log, args.only, apis)
         try:
             results.extend(suite.run())
             notes.extend(suite.notes)

@@ -11,15 +11,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 #: How an operation's numbers are shown: as a rate of ``work`` per second, or as
-#: milliseconds per unit of ``work`` (per call, per page), or as a size in MB.
-RATE, LATENCY, SIZE = "rows/s", "ms", "MB"
+#: milliseconds per unit of ``work`` (per call, per page), or as a size in MB;
+#: ``CALLS`` is a rate of calls (the concurrent throughput rows).
+RATE, LATENCY, SIZE, CALLS = "rows/s", "ms", "MB", "calls/s"
 
 
 @dataclass
 class Target:
-    """A goal for a result: ``value`` compared with ``limit``; ``what`` says which value."""
+    """A goal for a result: ``value`` compared with ``limit``; ``what`` says which value.
 
-    limit: float
+    Without a limit it is a comparison shown, not a goal (never met or missed).
+    """
+
+    limit: float | None
     # "ratio" (ours / raw time), "plain" (ours / plain time), "peer" (ours / peer time), "ours" (the value itself,
     # e.g. MB) or "vs:<operation>"
     what: str
@@ -32,9 +36,25 @@ class Target:
         if self.what == "peer":
             return f"time ≤ {self.limit:g}x peer"
         if self.what.startswith("vs:"):
+            if self.limit is None:
+                return f"time vs {self.what[3:]}"
             return f"≤ {self.limit:g}x {self.what[3:]}"
         return f"≤ {self.limit:g}"
 
+
+#: The packages whose versions a run records (and a report quotes when present).
+PACKAGES = (
+    "SQLAlchemy",
+    "psycopg2-binary",
+    "PyMySQL",
+    "pymongo",
+    "mongomock",
+    "asyncpg",
+    "aiosqlite",
+    "aiomysql",
+    "asyncmy",
+    "greenlet",
+)
 
 #: Every timed result with a plain column gets this target: ours no slower than
 #: what a user would write without us.
@@ -80,7 +100,7 @@ class Result:
         if not values:
             return ""
         median = statistics.median(values)
-        if self.unit == RATE:
+        if self.unit in (RATE, CALLS):
             return f"{self.work / median:,.0f}"
         if self.unit == LATENCY:
             return f"{1000 * median / self.work:.3g}"
@@ -102,7 +122,7 @@ class Result:
     def met(self, target: Target | None = None) -> bool | None:
         """Whether ``target`` (default: the operation's own) is met (``None``: no target or no value)."""
         target = target or self.target
-        if target is None:
+        if target is None or target.limit is None:
             return None
         if target.what == "ratio":
             value = self.ratio

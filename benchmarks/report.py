@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .harness import Result, Target, check_targets, markdown_table
+from .harness import PACKAGES, Result, Target, check_targets, markdown_table
 
 
 def load(path: Path) -> tuple[list[Result], dict[str, Any]]:
@@ -33,9 +33,8 @@ def describe(meta: dict[str, Any]) -> str:
     machine = meta["machine"]
     load_before = ", ".join(f"{x:.2f}" for x in machine["loadavg"])
     load_after = ", ".join(f"{x:.2f}" for x in meta["loadavg_after"])
-    versions = ", ".join(
-        f"{name} {machine[name]}" for name in ("SQLAlchemy", "psycopg2-binary", "PyMySQL", "pymongo") if name in machine
-    )
+    # mongomock's version says nothing about a server's figures.
+    versions = ", ".join(f"{name} {machine[name]}" for name in PACKAGES if name in machine and name != "mongomock")
     return (
         f"`{meta['command']}` — started {meta['started']}, {meta['seconds']:.0f} s; "
         f"{machine['cpus']} CPUs, {machine.get('memory_gib', '?')} GiB, Python {machine['python']}, {versions}; "

@@ -59,8 +59,17 @@ class Sizes:
 class Suite:
     """One engine's database, our connection, the raw and plain references, and the results."""
 
-    def __init__(self, engine: str, url: str, sizes: Sizes, log: Callable[[str], None], only: list[str]) -> None:
+    def __init__(
+        self,
+        engine: str,
+        url: str,
+        sizes: Sizes,
+        log: Callable[[str], None],
+        only: list[str],
+        apis: tuple[str, ...] = ("sync", "async"),
+    ) -> None:
         self.engine = engine
+        self.apis = apis
         self.url = url
         self.sizes = sizes
         self.log = log
@@ -89,6 +98,7 @@ class Suite:
         self.q = {name: self.db.query(model) for name, model in self.models.items()}
         self.notes: list[str] = []
         self.tables = {name: f"bench_{name}" for name in self.models}
+        self.goc_loaded = 0
 
     def close(self) -> None:
         if getattr(self.raw, "client", None) is not getattr(self.db, "client", None) or self.sql:
@@ -153,21 +163,22 @@ class Suite:
 
     def run(self) -> list[Result]:
         s = self.sizes
-        if not self.sql:
+        sync = "sync" in self.apis
+        if not self.sql and sync:
             self.note(
                 "plain = raw (pymongo as users write it; one measurement) except bulk_insert, "
                 "where plain is insert_many with its default ordered=True"
             )
-        if self.wanted("bulk_insert"):
+        if sync and self.wanted("bulk_insert"):
             self.bulk_insert()
-        if self.sql is False and getattr(self.raw, "update_chunk", None):
+        if sync and self.sql is False and getattr(self.raw, "update_chunk", None):
             self.note(
                 f"updates go {self.raw.update_chunk} per bulk_write on both sides: FerretDB 1.24 never answers "
                 "a bulk_write of 100 or more updates"
             )
-        if self.wanted("upsert") or self.wanted("bulk_insert ignore"):
+        if sync and (self.wanted("upsert") or self.wanted("bulk_insert ignore")):
             self.upserts()
-        if self.wanted("bulk_update"):
+        if sync and self.wanted("bulk_update"):
             self.bulk_update()
         reads = ("paginate", "count", "find_one", "stream", "get_or_create")
         if any(self.wanted(op) for op in reads):
@@ -175,20 +186,46 @@ class Suite:
             self.q["read"].bulk_insert(row(i) for i in range(s.read_rows))
             self.expect("read table", self.q["read"].count(), s.read_rows)
             self.raw.analyze(self.tables["read"])
-        if self.wanted("paginate"):
+        if sync and self.wanted("paginate"):
             self.paginate()
-        if self.wanted("count"):
+        if sync and self.wanted("count"):
             self.count()
-        if self.wanted("get_or_create"):
+        if sync and self.wanted("get_or_create"):
             self.get_or_create()
-        if self.wanted("find_one"):
+        if sync and self.wanted("find_one"):
             self.find_one()
-        if self.wanted("stream"):
+        if sync and self.wanted("stream"):
             if self.engine == "mongomock":
                 self.note("stream skipped: mongomock's data lives in this process, a fresh one would see none")
             else:
                 self.stream()
+        if "async" in self.apis:
+            self.run_async()
         return self.results
+
+    def run_async(self) -> None:
+        """The async column (:mod:`benchmarks.aio`): our asyncio API against the raw async driver."""
+        if self.engine == "mongomock":
+            self.note("async skipped: mongomock has no async driver to compare with")
+            return
+        try:
+            from .aio import AsyncSuite
+
+            runner = AsyncSuite(self)
+        except ImportError as exc:
+            self.note(f"async skipped: {exc} (pip install 'db-plugins[async]')")
+            return
+        try:
+            runner.go()
+        finally:
+            runner.close()
+
+    def load_goc(self) -> int:
+        """Rows 0..n of the get_or_create table (loaded once; the hits read them); n."""
+        if not self.goc_loaded:
+            self.goc_loaded = min(self.sizes.read_rows, 10_000)
+            self.raw.bulk_insert(self.tables["goc"], self.data(0, self.goc_loaded))
+        return self.goc_loaded
 
     def bulk_insert(self) -> None:
         n = self.sizes.rows
@@ -390,8 +427,7 @@ class Suite:
     def get_or_create(self) -> None:
         s = self.sizes
         q, table, model = self.q["goc"], self.tables["goc"], self.models["goc"]
-        loaded = min(s.read_rows, 10_000)
-        self.raw.bulk_insert(table, self.data(0, loaded))
+        loaded = self.load_goc()
         rng = random.Random(6)
         hits = [rng.randrange(loaded) for _ in range(s.goc_calls)]
         counter = {"ours": 10**8, "raw": 2 * 10**8, "plain": 3 * 10**8}

@@ -13,8 +13,10 @@ import math
 import pytest
 
 from benchmarks import cli, report
+from benchmarks.aio import CONCURRENCY
 from benchmarks.databases import SQL_ENGINES
 from benchmarks.harness import (
+    CALLS,
     HEADERS,
     LATENCY,
     RATE,
@@ -26,6 +28,7 @@ from benchmarks.harness import (
     markdown_table,
     text_table,
 )
+from db_plugins.db.sql.dialects.mysql import MySQLFeatures
 from tests.servers import ENGINES, SERVER_ENGINES, base_url
 
 # Smaller than --quick: the point is that every path runs, in seconds.
@@ -48,6 +51,17 @@ OPERATIONS = [
     "stream ",
     "stream  rows: peak RSS growth",
 ]
+
+#: The async column (our asyncio API against the raw async driver), on every engine but mongomock.
+ASYNC_OPERATIONS = [
+    "bulk_insert 300 rows (async)",
+    "paginate page 1 (async)",
+    "get_or_create hit (async)",
+    "get_or_create miss (async)",
+    "find_one by key (async)",
+]
+THREADS = f"find_one, {CONCURRENCY} threads on one connection (sync)"
+COROUTINES = f"find_one, {CONCURRENCY} coroutines on one connection (async)"
 
 
 def _names(results: list[dict]) -> list[str]:
@@ -80,7 +94,9 @@ def test_quick_run_measures_every_operation(engine, tmp_path, capsys):
     for operation in expected:
         assert _has(names, operation), (operation, names)
     assert all(r["engine"] == engine for r in results)
-    for r in results:
+    sync_results = [r for r in results if not r["operation"].endswith("(async)") and r["unit"] != CALLS]
+    _check_async(engine, [r for r in results if r not in sync_results], printed)
+    for r in sync_results:
         assert r["ours"] and r["raw"] and r["plain"], r["operation"]
         if r["unit"] == SIZE:
             assert all(v >= 0 for v in r["ours"] + r["raw"] + r["plain"])
@@ -106,6 +122,33 @@ def test_quick_run_measures_every_operation(engine, tmp_path, capsys):
     assert payload["meta"]["sizes"][engine]["rows"] == 300
 
 
+def _check_async(engine: str, results: list[dict], printed: str) -> None:
+    """The async column: ours and the raw async driver timed, the targets judged; the throughput
+    rows: calls per second of the coroutines and of the threads, and their ratio."""
+    if engine == "mongomock":
+        assert results == [] and "async skipped: mongomock" in printed
+        return
+    by_name = {r["operation"]: r for r in results}
+    assert sorted(by_name) == sorted([*ASYNC_OPERATIONS, THREADS, COROUTINES])
+    for name in ASYNC_OPERATIONS:
+        r = by_name[name]
+        assert r["ours"] and r["raw"] and not r["plain"], name
+        assert all(v > 0 for v in r["ours"] + r["raw"]), name
+        assert r["ratio"] is not None and math.isfinite(r["ratio"]) and r["ratio"] > 0
+        limit = 1.25 if engine == "postgresql" and name.startswith("bulk_insert") else 1.5
+        assert r["target"] == {"limit": limit, "what": "ratio"} and r["met"] in (True, False), name
+        assert f"time ≤ {limit:g}x raw" in _printed_row(printed, r)
+    for name in (THREADS, COROUTINES):
+        r = by_name[name]
+        assert r["unit"] == CALLS and r["ours"] and all(v > 0 for v in r["ours"]) and r["work"] >= CONCURRENCY
+    coroutines = by_name[COROUTINES]
+    assert coroutines["target"] == {"limit": None, "what": f"vs:{THREADS}"} and coroutines["met"] is None
+    assert f"time vs {THREADS} (" in _printed_row(printed, coroutines)
+    driver = {"postgresql": "asyncpg", "sqlite": "aiosqlite", "mongodb": "pymongo AsyncMongoClient"}
+    driver["mysql"] = MySQLFeatures.async_driver  # the driver our dialect uses, whichever it is
+    assert f"async raw = {driver[engine]}" in printed
+
+
 def _printed_row(printed: str, result: dict) -> str:
     """The text table's line for ``result``."""
     return next(
@@ -115,13 +158,28 @@ def _printed_row(printed: str, result: dict) -> str:
 
 def test_markdown_and_text_outputs(tmp_path):
     out = tmp_path / "bench.md"
-    assert cli.main([*TINY, "--engines", "sqlite", "--only", "bulk_insert", "find_one", "--out", str(out)]) == 0
+    argv = [*TINY, "--engines", "sqlite", "--only", "bulk_insert", "find_one", "--api", "sync", "--out", str(out)]
+    assert cli.main(argv) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| operation | engine |")
     assert "| ours/raw time | plain | ours/plain time |" in lines[0]
     assert any(line.startswith("| bulk_insert 300 rows | sqlite | rows/s |") for line in lines)
     assert any(line.startswith("| find_one by key | sqlite | ms/call |") for line in lines)
     assert not any("paginate" in line for line in lines)  # --only
+    assert not any("(async)" in line for line in lines)  # --api sync
+
+
+def test_async_column_alone(tmp_path, capsys):
+    """``--api async``: only the async rows, each against the raw async driver, and the throughput pair."""
+    out = tmp_path / "async.json"
+    assert cli.main([*TINY, "--engines", "sqlite", "--api", "async", "--only", "find_one", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads(out.read_text())["results"]
+    assert _names(results) == ["find_one by key (async)", THREADS, COROUTINES]
+    find = results[0]
+    assert find["ours"] and find["raw"] and find["met"] in (True, False)
+    assert "time ≤ 1.5x raw" in _printed_row(printed, find)
+    assert "async raw = aiosqlite" in printed
 
 
 def test_unknown_engine_is_a_usage_error(capsys):
@@ -150,6 +208,18 @@ def test_ratios_targets_and_units():
     assert "time ≤ 1.25x raw ✗" in table and "(1.20x) ✓" in table
     assert markdown_table([insert]).count("\n") == 2
     assert insert.plain_ratio is None and insert.plain_met() is None and "plain" not in insert.target_text()
+
+
+def test_a_comparison_without_a_limit_is_shown_not_judged():
+    threads = Result("find_one, 100 threads", "x", CALLS, 200, ours=[0.1])
+    coroutines = Result(
+        "find_one, 100 coroutines", "x", CALLS, 200, ours=[0.2], target=Target(None, "vs:find_one, 100 threads")
+    )
+    check_targets([threads, coroutines])
+    assert coroutines.against == pytest.approx(2.0) and coroutines.met() is None
+    assert coroutines.target_text() == "time vs find_one, 100 threads (2.00x)"
+    assert threads.shown(threads.ours) == "2,000" and coroutines.ratio is None  # calls per second; no raw side
+    assert "calls/s" in text_table([threads, coroutines])
 
 
 def test_plain_column_and_its_target():
@@ -190,12 +260,13 @@ def test_compare_rotates_the_sides_and_checks_each_run():
 
 def test_report_renders_saved_runs(tmp_path, capsys):
     out = tmp_path / "run.json"
-    assert cli.main([*TINY, "--engines", "sqlite", "--only", "find_one", "paginate", "--out", str(out)]) == 0
+    argv = [*TINY, "--engines", "sqlite", "--only", "find_one", "paginate", "--api", "sync", "--out", str(out)]
+    assert cli.main(argv) == 0
     capsys.readouterr()
     assert report.main(["report", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| find_one by key | sqlite | ms/call |" in printed
-    assert "(1, 5, 15 min)" in printed and "--only find_one paginate" in printed
+    assert "(1, 5, 15 min)" in printed and "--only find_one paginate --api sync" in printed
     assert "| ours/plain time |" in printed and "x plain" in printed
     results, _ = report.load(out)
     keyset = next(r for r in results if r.operation.startswith("paginate keyset"))
