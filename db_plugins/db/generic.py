@@ -239,9 +239,14 @@ class DatabaseConnection(abc.ABC):
         """Open the connection described by ``config``; returns ``self``."""
         self.config = resolve_section(config, self.plugin_name)
         self._queries: dict[Any, BaseQuery] = {}
-        self._pins = threading.local()
+        self._pins = self._new_local()
         self._open(self.config, **options)
         return self
+
+    def _new_local(self) -> Any:
+        """Where per-caller state lives (the transaction, ``primary()``'s pin): per thread;
+        per task on the asyncio API's connections, whose callers share the loop's thread."""
+        return threading.local()
 
     @abc.abstractmethod
     def _open(self, config: Any, **options: Any) -> None:

@@ -71,9 +71,17 @@ def aio_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         env.sync = db_plugins.connect(env.config)
         try:
             env.sync.create_db()
+            asyncio.run(_warm_up(env))
             yield env
         finally:
             env.sync.close()
+
+
+async def _warm_up(env: AioEnv) -> None:
+    # The first asyncio connection imports its driver and SQLAlchemy's adapter: a one-off
+    # blocking step of an application's start-up, not of the calls the tests watch.
+    async with env.connect():
+        pass
 
 
 @pytest.fixture

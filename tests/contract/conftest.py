@@ -75,7 +75,7 @@ def _models(engine: str) -> Any:
 
 @pytest.fixture(scope="session")
 def event_loop_thread() -> Iterator[Any]:
-    """The event loop the asyncio API's contract runs on (debug mode: slow callbacks are logged)."""
+    """The event loop the asyncio API's contract runs on (debug mode: a slow step fails the test)."""
     from tests.contract.aio_facade import Loop
 
     loop = Loop()
@@ -152,3 +152,8 @@ def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
     yield engine_env
+    if engine_env.api == "async":
+        # A blocking call on the loop (or an error only asyncio saw) fails the test that made it.
+        problems = request.getfixturevalue("event_loop_thread").watch.take()
+        if problems:
+            pytest.fail("event-loop hygiene:\n  " + "\n  ".join(problems), pytrace=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from sqlalchemy.util.concurrency import await_ as _await
 from sqlalchemy.util.concurrency import greenlet_spawn as _spawn
 from sqlalchemy.util.concurrency import in_greenlet
 
-__all__ = ["TaskLocal", "in_greenlet", "spawn", "wait"]
+__all__ = ["TaskLocal", "in_greenlet", "pause", "spawn", "wait"]
 
 T = TypeVar("T")
 
@@ -34,6 +35,15 @@ async def spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def wait(awaitable: Awaitable[T]) -> T:
     """The result of ``awaitable``, from sync code running under :func:`spawn`."""
     return _await(awaitable)
+
+
+def pause(seconds: float) -> None:
+    """Sleep: the calling thread on the sync API, only the calling task under :func:`spawn`
+    (a back-off between retries must not stop every other task on the loop)."""
+    if in_greenlet():
+        wait(asyncio.sleep(seconds))
+    else:
+        time.sleep(seconds)
 
 
 class TaskLocal:

@@ -69,6 +69,10 @@ class _Collection:
     def find(self, *args: Any, **kwargs: Any) -> _Cursor:
         return _Cursor(self._collection.find(*args, **kwargs), self._call, kwargs.get("batch_size") or DEFAULT_BATCH)
 
+    def with_options(self, **options: Any) -> _Collection:
+        # Makes a collection object (no I/O): inside db.primary(), as get_or_create's reads are.
+        return _Collection(self._collection.with_options(**options), self._call)
+
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._collection, name)
         return functools.partial(self._call, method) if callable(method) else method

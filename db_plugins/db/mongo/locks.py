@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...errors import DuplicateKeyError
+from ..base.bridge import pause
 
 __all__ = ["LOCKS_COLLECTION", "document_lock", "lock_id"]
 
@@ -69,7 +70,7 @@ def document_lock(
                 break
         if time.monotonic() >= deadline:
             raise TimeoutError(f"lock {name!r}: still held by another client after {timeout:g} s")
-        time.sleep(delay * random.uniform(0.5, 1.5))
+        pause(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 0.1)
     try:
         yield owner

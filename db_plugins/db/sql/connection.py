@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ from ...errors import (
     UnsupportedOperation,
     ValidationError,
 )
+from ..base.bridge import pause
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
@@ -184,10 +183,6 @@ class SQLConnection(DatabaseConnection):
         # The asyncio connection makes its engine over an async driver here.
         return sa.create_engine(url, **options)
 
-    def _new_local(self) -> Any:
-        # Where the transaction stack lives: per thread (per task on the asyncio connection).
-        return threading.local()
-
     # -- models -----------------------------------------------------------------
 
     @property
@@ -320,7 +315,7 @@ class SQLConnection(DatabaseConnection):
                 orig = getattr(exc, "orig", None)
                 transient = orig is not None and self.ops.classify(orig) == RETRY
                 if retry and transient and attempt + 1 < RETRY_ATTEMPTS:
-                    time.sleep(0.01 * 2**attempt)
+                    pause(0.01 * 2**attempt)
                     continue
                 raise translate_error(exc, self.ops, self.config.masked_url) from exc
             except sa.exc.SQLAlchemyError as exc:
