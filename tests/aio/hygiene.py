@@ -7,11 +7,15 @@ awaits) that runs longer than ``loop.slow_callback_duration`` ("Executing <Task 
 reports ("Task was destroyed but it is pending!", "Task exception was never retrieved").
 
 The threshold: a step of the asyncio API is compiling a statement, checking a batch of rows
-or building a page of instances -- a few milliseconds, tens on a loaded machine (the tests
-run two at a time on two cores shared with other jobs). A blocking driver call waits on the
-network or the disk for as long as the server takes. 0.25 s is far above the first and is
-reached by the second as soon as the server has anything to do (proven by
-tests/aio/test_hygiene.py with ``time.sleep`` and a sync ``pg_sleep`` on the loop).
+or building a page of instances -- milliseconds of computing. A blocking driver call waits
+on the network or the disk for as long as the server takes. asyncio times a step by the
+wall clock, so the watch also times the loop thread's CPU (:func:`_time_steps`) and the
+garbage collector: a step fails when it *waited* longer than ``SLOW_CALLBACK`` while
+computing almost nothing (a blocking call), or computed longer than ``CPU_STEP``. The
+tests run two at a time on two cores shared with other jobs (load average near 10), where
+a runnable thread waits for a core most of the time: 0.5 s stays clear of that and is reached
+by any blocking call that has anything to wait for (tests/aio/test_hygiene.py proves it
+with ``time.sleep`` and a sync ``pg_sleep`` on the loop).
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from collections.abc import Iterator
 from typing import Any
 
 #: Seconds a loop step may take before the test fails (see the module's docstring).
-SLOW_CALLBACK = 0.25
+SLOW_CALLBACK = 0.5
+
+#: Seconds of the loop thread's own computing one step may take (a batch of rows checked
+#: between two awaits): a limit on work done on the loop, apart from waiting there.
+CPU_STEP = 2.0
+
+#: A step that waited this many times longer than it computed was blocked (a sync driver
+#: waits on its socket all along); one that computed a fair share of it was only slowed down
+#: by a busy machine (two cores under a load of 10 give a thread a fifth of one).
+WAITING_SHARE = 20
 
 #: What asyncio's debug mode logs for a slow step (base_events: "Executing %s took %.3f seconds").
 _SLOW_PREFIX = "Executing "
@@ -53,6 +66,7 @@ class LoopWatch(logging.Handler):
 
     def attach(self, thread: int | None = None) -> None:
         """Listen to asyncio's logger for records emitted on ``thread`` (default: this one)."""
+        _time_steps()
         self._thread = thread if thread is not None else threading.get_ident()
         logging.getLogger("asyncio").addHandler(self)
         gc.callbacks.append(self._gc)
@@ -79,11 +93,21 @@ class LoopWatch(logging.Handler):
         if not (isinstance(record.msg, str) and record.msg.startswith(_SLOW_PREFIX)):
             return
         took = float(record.args[-1]) if isinstance(record.args, tuple) and record.args else 0.0
+        # The step just ended on this thread (emit runs right after it): its own CPU time.
+        computed = getattr(_STEP, "cpu", 0.0)
         collected = self._paused(record.created - took - 0.01, record.created)
-        if took - collected < self.loop.slow_callback_duration:
-            return  # the collector's pause, not the step's own
+        waited = took - computed - collected
+        if computed >= CPU_STEP:
+            kind = "a long computation on the event loop"
+        elif waited >= self.loop.slow_callback_duration and computed * WAITING_SHARE < waited:
+            kind = "blocking call on the event loop"
+        else:
+            return  # computing, slowed down by a busy machine (or the garbage collector)
         with self._lock:
-            self.slow.append(f"{record.getMessage()} ({collected:.3f} s of it collecting garbage)")
+            self.slow.append(
+                f"{kind}: {record.getMessage()} (waited {waited:.3f} s, computed {computed:.3f} s, "
+                f"collected garbage {collected:.3f} s)"
+            )
 
     def _exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if _known_driver_noise(context):
@@ -94,11 +118,37 @@ class LoopWatch(logging.Handler):
     def take(self) -> list[str]:
         """What was reported since the last call, as failure lines; empties the lists."""
         with self._lock:
-            found = [f"blocking call on the event loop: {line}" for line in self.slow]
+            found = list(self.slow)
             found += [f"asyncio reported: {line}" for line in self.errors]
             self.slow.clear()
             self.errors.clear()
         return found
+
+
+#: The CPU time of the last loop step each thread ran.
+_STEP = threading.local()
+
+
+def _time_steps() -> None:
+    """Time each loop step's CPU (asyncio's debug mode times its wall clock only).
+
+    A step that waits (``time.sleep``, a sync driver's socket read) passes wall-clock time
+    without computing; a step that checks a batch of 20,000 rows computes all along. Both
+    stop the loop, but only the first is a blocking call; the second has its own limit.
+    """
+    if getattr(asyncio.events.Handle._run, "_dbp_timed", False):
+        return
+    run = asyncio.events.Handle._run
+
+    def timed(handle: asyncio.events.Handle) -> None:
+        start = time.thread_time()
+        try:
+            run(handle)
+        finally:
+            _STEP.cpu = time.thread_time() - start
+
+    timed._dbp_timed = True  # type: ignore[attr-defined]
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
 
 
 def _known_driver_noise(context: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 
+from tests.aio import hygiene
 from tests.aio.conftest import AioEnv
 from tests.aio.hygiene import SLOW_CALLBACK, watched_loop
 from tests.servers import base_url
@@ -42,6 +43,22 @@ def test_a_sync_driver_call_on_the_loop_fails() -> None:
             _run(blocks)
     finally:
         engine.dispose()
+
+
+def _compute(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_computing_is_not_waiting_up_to_its_own_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def computes() -> None:
+        _compute(SLOW_CALLBACK * 1.2)
+
+    _run(computes)  # longer than SLOW_CALLBACK, but computing: no blocking call
+    monkeypatch.setattr(hygiene, "CPU_STEP", SLOW_CALLBACK)
+    with pytest.raises(AssertionError, match="a long computation on the event loop"):
+        _run(computes)
 
 
 def test_a_coroutine_never_awaited_fails() -> None:

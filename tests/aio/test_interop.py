@@ -4,7 +4,8 @@ and bad input refused from the coroutine before anything is sent."""
 from __future__ import annotations
 
 import asyncio
-import inspect
+import gc
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -72,11 +73,37 @@ async def test_a_stream_closed_early_gives_its_connection_back(aenv: AioEnv) -> 
         assert seen == [f"s{i:04d}" for i in range(120)]
         await stream.aclose()
         assert pool_state(db) == idle
-        assert inspect.getgeneratorstate(stream._iterator) == inspect.GEN_CLOSED
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
         # The connection serves the next calls, a whole stream among them.
         assert await query.count() == 600
         assert len([item async for item in query.find_all(paginate=False, batch_size=50)]) == 600
         assert pool_state(db) == idle
+
+
+async def test_a_stream_left_early_and_dropped_is_closed_by_the_loop(aenv: AioEnv) -> None:
+    """Without ``aclose()``: the loop closes the dropped stream's cursor (no error at collection)."""
+    await asyncio.to_thread(aenv.sync.query(aenv.models.Item).bulk_insert, [{"oid": f"s{i:04d}"} for i in range(300)])
+    async with aenv.connect() as db:
+        query = db.query(aenv.models.Item)
+        idle = pool_state(db)
+        unraisable: list[Any] = []
+        hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+        try:
+            async for _ in query.find_all(paginate=False, batch_size=50):
+                break
+            gc.collect()
+            # The loop's finalizer closes it in a task of its own (aiomysql first reads the rest
+            # of the unbuffered result).
+            for _ in range(250):
+                await asyncio.sleep(0.02)
+                if pool_state(db) == idle:
+                    break
+        finally:
+            sys.unraisablehook = hook
+        assert [f"{u.exc_type.__name__}: {u.exc_value}" for u in unraisable] == []
+        assert pool_state(db) == idle
+        assert await query.count() == 300
 
 
 async def test_transactions_roll_back_and_belong_to_their_task(aenv: AioEnv) -> None:

@@ -124,6 +124,9 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         else:
             env.db = db_plugins.connect(env.config)
         env.db.create_db()
+        if api == "async":
+            # Opening imports the driver and its adapter: a one-off step of start-up, not a call's.
+            request.getfixturevalue("event_loop_thread").watch.take()
         try:
             yield env
         finally:
@@ -151,9 +154,10 @@ def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
         request.applymarker(pytest.mark.xfail(reason=f"asyncio API: {gap}", strict=False))
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
+    loop = request.getfixturevalue("event_loop_thread") if engine_env.api == "async" else None
     yield engine_env
-    if engine_env.api == "async":
+    if loop is not None:
         # A blocking call on the loop (or an error only asyncio saw) fails the test that made it.
-        problems = request.getfixturevalue("event_loop_thread").watch.take()
+        problems = loop.watch.take()
         if problems:
             pytest.fail("event-loop hygiene:\n  " + "\n  ".join(problems), pytrace=False)
