@@ -9,8 +9,9 @@ reports ("Task was destroyed but it is pending!", "Task exception was never retr
 The threshold: a step of the asyncio API is compiling a statement, checking a batch of rows
 or building a page of instances -- milliseconds of computing. A blocking driver call waits
 on the network or the disk for as long as the server takes. asyncio times a step by the
-wall clock, so the watch also times the loop thread's CPU (:func:`_time_steps`) and the
-garbage collector: a step fails when it *waited* longer than ``SLOW_CALLBACK`` while
+wall clock, so the watch also times the loop thread's CPU, the process's other threads'
+(:func:`_time_steps`: they hold the GIL the loop waits for) and the garbage collector: a
+step fails when it *waited* longer than ``SLOW_CALLBACK`` while
 computing almost nothing (a blocking call), or computed longer than ``CPU_STEP``. The
 tests run two at a time on two cores shared with other jobs (load average near 10), where
 a runnable thread waits for a core most of the time: 0.5 s stays clear of that and is reached
@@ -24,8 +25,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -95,18 +98,23 @@ class LoopWatch(logging.Handler):
         took = float(record.args[-1]) if isinstance(record.args, tuple) and record.args else 0.0
         # The step just ended on this thread (emit runs right after it): its own CPU time.
         computed = getattr(_STEP, "cpu", 0.0)
+        # The process's other threads computing meanwhile (the test's own thread beside the
+        # contract's loop, mongomock's workers) held the GIL the step waited for: not a block.
+        others = max(0.0, getattr(_STEP, "process", 0.0) - computed)
         collected = self._paused(record.created - took - 0.01, record.created)
-        waited = took - computed - collected
+        waited = max(0.0, took - computed - others - collected)
         if computed >= CPU_STEP:
             kind = "a long computation on the event loop"
         elif waited >= self.loop.slow_callback_duration and computed * WAITING_SHARE < waited:
             kind = "blocking call on the event loop"
         else:
             return  # computing, slowed down by a busy machine (or the garbage collector)
+        stack = getattr(_STEP, "stack", None)
+        where = f"\n    where it was:\n{stack}" if stack else ""
         with self._lock:
             self.slow.append(
                 f"{kind}: {record.getMessage()} (waited {waited:.3f} s, computed {computed:.3f} s, "
-                f"collected garbage {collected:.3f} s)"
+                f"other threads computed {others:.3f} s, collected garbage {collected:.3f} s){where}"
             )
 
     def _exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -141,14 +149,36 @@ def _time_steps() -> None:
     run = asyncio.events.Handle._run
 
     def timed(handle: asyncio.events.Handle) -> None:
-        start = time.thread_time()
+        start, process = time.thread_time(), time.process_time()
+        _RUNNING[threading.get_ident()] = [time.monotonic(), None]
         try:
             run(handle)
         finally:
             _STEP.cpu = time.thread_time() - start
+            _STEP.process = time.process_time() - process
+            _STEP.stack = _RUNNING.pop(threading.get_ident(), [0, None])[1]
 
     timed._dbp_timed = True  # type: ignore[attr-defined]
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    threading.Thread(target=_sample, daemon=True, name="dbp-loop-watch").start()
+
+
+#: Thread id -> [when its running step began, the stack sampled once it ran past SLOW_CALLBACK].
+_RUNNING: dict[int, list[Any]] = {}
+
+
+def _sample() -> None:
+    """Where a slow step is: its thread's stack, taken while it is slow (for the failure message)."""
+    while True:
+        time.sleep(0.05)
+        now = time.monotonic()
+        frames = None
+        for thread, step in list(_RUNNING.items()):
+            if step[1] is None and now - step[0] > SLOW_CALLBACK * 0.6:
+                frames = frames or sys._current_frames()
+                frame = frames.get(thread)
+                if frame is not None:
+                    step[1] = "".join(traceback.format_stack(frame, limit=8))
 
 
 def _known_driver_noise(context: dict[str, Any]) -> bool:
