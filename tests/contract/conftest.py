@@ -141,8 +141,6 @@ ASYNC_GAPS = {
     ("test_fields_in_any_order_and_generators", "mysql"): "aiomysql: the bulk writer's values",
     ("test_ignore_keeps_existing_rows_untouched", "mysql"): "aiomysql: the bulk writer's values",
     ("test_update_overwrites_with_the_tricky_values", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_concurrent_threads_get_one_row", "mongodb"): "threads over one async connection's loop",
-    ("test_concurrent_threads_get_one_row", "mongomock"): "threads over one async connection's loop",
 }
 
 
