@@ -34,7 +34,7 @@ from .db.base.bridge import spawn, wait
 from .pagination import Pagination
 from .registry import get_plugin, resolve_config
 
-__all__ = ["AsyncConnection", "AsyncPagination", "AsyncQuery", "connect_async"]
+__all__ = ["AsyncConnection", "AsyncPagination", "AsyncQuery", "AsyncStream", "connect_async"]
 
 M = TypeVar("M")
 T = TypeVar("T")
@@ -90,9 +90,11 @@ class AsyncConnection:
         return _AsyncTransaction(self.sync)
 
     async def __aenter__(self) -> AsyncConnection:
+        """``async with await connect_async(...) as db:`` -- the connection itself."""
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        """Close the connection (as :meth:`close`)."""
         await self.close()
 
     def __repr__(self) -> str:
@@ -123,6 +125,7 @@ class AsyncQuery(Generic[M]):
         return getattr(self.sync, name)
 
     async def insert(self, obj: Any) -> M:
+        """Store one row (a dict or a model instance); the stored instance, generated keys filled in."""
         return await spawn(self.sync.insert, obj)
 
     async def bulk_insert(
@@ -131,37 +134,48 @@ class AsyncQuery(Generic[M]):
         on_conflict: str = "error",
         conflict_on: str | Sequence[str] | None = None,
     ) -> int:
-        """As the sync ``bulk_insert``; ``rows`` may be an async iterable (read as the batches fill)."""
+        """Store many rows; the number written. As the sync ``bulk_insert`` (``on_conflict`` "error",
+        "ignore" or "update"); ``rows`` may also be an async iterable, read as the batches fill."""
         if isinstance(rows, AsyncIterable):
             rows = _waiting(rows)
         return await spawn(self.sync.bulk_insert, rows, on_conflict, conflict_on)
 
     async def update(self, instance: M, attrs: Mapping[str, Any]) -> M:
+        """Set ``attrs`` on ``instance``'s row and on ``instance``; the instance."""
         return await spawn(self.sync.update, instance, attrs)
 
     async def update_many(self, filter_by: Any, attrs: Mapping[str, Any]) -> int:
+        """Set ``attrs`` on every row matching ``filter_by``; how many rows matched."""
         return await spawn(self.sync.update_many, filter_by, attrs)
 
     async def bulk_update(self, instances: Sequence[M], attrs_list: Sequence[Mapping[str, Any]]) -> int:
+        """Set ``attrs_list[i]`` on ``instances[i]``; how many rows matched."""
         return await spawn(self.sync.bulk_update, instances, attrs_list)
 
     async def delete(self, filter_by: Any = None, *, all: bool = False) -> int:  # noqa: A002
+        """Delete the rows matching ``filter_by`` (an empty filter needs ``all=True``); how many."""
         return await spawn(self.sync.delete, filter_by, all=all)
 
     async def find_one(self, filter_by: Any = None, order_by: Any = None, fields: Any = None) -> M | None:
+        """The first row matching ``filter_by`` in ``order_by`` order, or ``None``."""
         return await spawn(self.sync.find_one, filter_by, order_by, fields)
 
     async def count(self, filter_by: Any = None, max_results: int | None = None) -> int:
+        """How many rows match ``filter_by`` (at most ``max_results`` when given)."""
         return await spawn(self.sync.count, filter_by, max_results)
 
     async def check_exists(self, filter_by: Any = None) -> bool:
+        """Whether at least one row matches ``filter_by``."""
         return await spawn(self.sync.check_exists, filter_by)
 
     async def get_or_create(self, filter_by: Mapping[str, Any], **defaults: Any) -> tuple[M, bool]:
+        """``(row, False)`` if one matches ``filter_by``, else ``(new row, True)`` made from it and
+        ``defaults``; one row however many tasks ask at once."""
         return await spawn(self.sync.get_or_create, filter_by, **defaults)
 
     async def paginate(self, *args: Any, **kwargs: Any) -> AsyncPagination[M]:
-        """One page, as the sync ``paginate``; ``await page.next()`` / ``await page.prev()``."""
+        """One page, as the sync ``paginate`` (``page``, ``per_page``, ``count``, ``max_results``,
+        ``filter_by``, ``order_by``, ``after``, ``fields``); ``await page.next()`` / ``await page.prev()``."""
         return AsyncPagination(await spawn(self.sync.paginate, *args, **kwargs))
 
     def find_all(self, filter_by: Any = None, order_by: Any = None, paginate: bool = True, **kwargs: Any) -> Any:
@@ -174,7 +188,11 @@ class AsyncQuery(Generic[M]):
 
 
 class AsyncPagination(Generic[M]):
-    """A :class:`~db_plugins.Pagination` whose ``next()`` and ``prev()`` are coroutines."""
+    """A :class:`~db_plugins.Pagination` whose ``next()`` and ``prev()`` are coroutines.
+
+    Its other attributes (``items``, ``total``, ``has_next``, ``next_cursor``,
+    ``prev_cursor``, ...) are the sync page's.
+    """
 
     def __init__(self, page: Pagination[M]) -> None:
         self.sync = page
@@ -183,15 +201,19 @@ class AsyncPagination(Generic[M]):
         return getattr(self.sync, name)
 
     def __iter__(self) -> Iterator[M]:
+        """The page's items (already read: a plain ``for``)."""
         return iter(self.sync)
 
     def __len__(self) -> int:
+        """How many items the page holds."""
         return len(self.sync)
 
     async def next(self) -> AsyncPagination[M]:
+        """The following page, read by keyset as the sync ``next()``."""
         return AsyncPagination(await spawn(self.sync.next))
 
     async def prev(self) -> AsyncPagination[M]:
+        """The page before, read by keyset as the sync ``prev()``."""
         return AsyncPagination(await spawn(self.sync.prev))
 
     def __repr__(self) -> str:
@@ -210,6 +232,7 @@ class AsyncStream(AsyncIterator[Any]):
         self._rows = _streamed(functools.partial(start, *args, **kwargs))
 
     def __aiter__(self) -> AsyncStream:
+        """The stream itself: it is read once."""
         return self
 
     def __anext__(self) -> Awaitable[Any]:

@@ -104,7 +104,7 @@ def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 #: Pages a reader reads after running the README's main command, in the state it leaves.
-AFTER_MAIN_COMMAND = {"quickstart.md", "README.md"}
+AFTER_MAIN_COMMAND = {"quickstart.md", "asyncio.md", "README.md"}
 
 
 def test_readme_samples_run_after_the_main_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

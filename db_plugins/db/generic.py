@@ -244,8 +244,8 @@ class DatabaseConnection(abc.ABC):
         return self
 
     def _new_local(self) -> Any:
-        """Where per-caller state lives (the transaction, ``primary()``'s pin): per thread;
-        per task on the asyncio API's connections, whose callers share the loop's thread."""
+        # Per-caller state (the transaction stack, db.primary() pins): per thread here,
+        # per task on the asyncio API's connections, whose tasks share the loop's thread.
         return threading.local()
 
     @abc.abstractmethod

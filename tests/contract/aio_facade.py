@@ -101,8 +101,16 @@ class SyncFacade:
         self.native = native
 
     @classmethod
-    def connect(cls, config: Any, loop: Loop) -> SyncFacade:
-        return cls(loop.run(lambda: db_plugins.connect_async(config)), loop, db_plugins.connect(config))
+    def connect(cls, config: Any, loop: Loop, driver: str | None = None) -> SyncFacade:
+        """The asyncio connection (through ``driver`` when given: its URL names it) and a sync one."""
+        aio = config
+        if driver:
+            import sqlalchemy as sa
+
+            url = sa.make_url(config["URL"])
+            url = url.set(drivername=f"{url.get_backend_name()}+{driver}").render_as_string(hide_password=False)
+            aio = {**config, "URL": url}
+        return cls(loop.run(lambda: db_plugins.connect_async(aio)), loop, db_plugins.connect(config))
 
     def __getattr__(self, name: str) -> Any:
         if name in _OWN:

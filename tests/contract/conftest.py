@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,9 +90,14 @@ REPLICA_RUN = "postgresql-replica"
 ASYNC_RUN = "async-"
 
 
+#: More asyncio runs naming a driver (``DBP_TEST_ASYNC_DRIVERS=mysql+asyncmy``, comma-separated):
+#: ``async-mysql+asyncmy`` runs the suite through that driver instead of the engine's default.
+ASYNC_DRIVERS = [d.strip() for d in os.environ.get("DBP_TEST_ASYNC_DRIVERS", "").split(",") if d.strip()]
+
+
 def _runs() -> list[str]:
     sync = [*ENGINES, REPLICA_RUN, *optional_engines()]
-    return sync + [ASYNC_RUN + engine for engine in ENGINES]
+    return sync + [ASYNC_RUN + engine for engine in [*ENGINES, *ASYNC_DRIVERS]]
 
 
 @pytest.fixture(scope="session", params=_runs())
@@ -100,7 +106,7 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     behind a sync facade, or PostgreSQL with its standby as a read replica."""
     run = request.param
     api = "async" if run.startswith(ASYNC_RUN) else "sync"
-    engine = run.removeprefix(ASYNC_RUN)
+    engine, _, driver = run.removeprefix(ASYNC_RUN).partition("+")
     engine = "postgresql" if engine == REPLICA_RUN else engine
     with fresh_database(engine, tmp_path_factory.mktemp(engine)) as url:
         env = Env(engine, url, None, _models(engine), api)
@@ -120,7 +126,7 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         if api == "async":
             from tests.contract.aio_facade import SyncFacade
 
-            env.db = SyncFacade.connect(env.config, request.getfixturevalue("event_loop_thread"))
+            env.db = SyncFacade.connect(env.config, request.getfixturevalue("event_loop_thread"), driver or None)
         else:
             env.db = db_plugins.connect(env.config)
         env.db.create_db()
@@ -133,23 +139,9 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             env.db.close()
 
 
-#: Contract tests the asyncio API does not pass yet (issue 15, left open): (test, engine) -> why.
-ASYNC_GAPS = {
-    ("test_timezone_column_reads_back_aware_utc", "postgresql"): "asyncpg: aware datetimes read back",
-    ("test_aware_values_keep_bulk_inserts_fast_path", "postgresql"): "asyncpg: aware datetimes in bulk_insert",
-    ("test_bulk_insert_stores_what_insert_stores", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_fields_in_any_order_and_generators", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_ignore_keeps_existing_rows_untouched", "mysql"): "aiomysql: the bulk writer's values",
-    ("test_update_overwrites_with_the_tricky_values", "mysql"): "aiomysql: the bulk writer's values",
-}
-
-
 @pytest.fixture
 def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
     """The engine's connection, with every contract table emptied before the test."""
-    gap = ASYNC_GAPS.get((request.node.originalname, engine_env.engine)) if engine_env.api == "async" else None
-    if gap:
-        request.applymarker(pytest.mark.xfail(reason=f"asyncio API: {gap}", strict=False))
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
     loop = request.getfixturevalue("event_loop_thread") if engine_env.api == "async" else None

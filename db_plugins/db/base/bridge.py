@@ -38,8 +38,8 @@ def wait(awaitable: Awaitable[T]) -> T:
 
 
 def pause(seconds: float) -> None:
-    """Sleep: the calling thread on the sync API, only the calling task under :func:`spawn`
-    (a back-off between retries must not stop every other task on the loop)."""
+    """Sleep: under :func:`spawn` by awaiting, so the loop's other tasks (a lock's holder among
+    them) run meanwhile; elsewhere by blocking the thread."""
     if in_greenlet():
         wait(asyncio.sleep(seconds))
     else:

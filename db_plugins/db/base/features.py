@@ -32,6 +32,11 @@ class BaseFeatures:
     #: A failing ``bulk_insert`` writes nothing (elsewhere it raises ``BulkWriteError`` saying
     #: how many rows were stored).
     atomic_bulk: bool = False
+    #: ``find_all(paginate=False)`` reads from the server only as fast as its results are
+    #: taken, so its memory stays flat however slowly the caller consumes them (mongomock's
+    #: query engine holds every match in this process; asyncmy reads its socket with no
+    #: flow control, so a slow consumer holds the rest of the result in memory).
+    stream_flow_control: bool = True
     #: Rows (documents) per statement or call in bulk writes.
     bulk_batch_size: int = 1000
     #: Fractional-second digits a datetime keeps (6: microseconds; BSON: 3); ``None``: per

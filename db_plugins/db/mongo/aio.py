@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pymongo
 from pymongo.asynchronous.cursor import AsyncCursor
 
-from ...errors import UnsupportedOperation
 from ..base.bridge import TaskLocal, wait
 from .connection import MongoConnection
 from .executor import SyncExecutor
@@ -70,12 +70,13 @@ class _Collection:
         return _Cursor(self._collection.find(*args, **kwargs), self._call, kwargs.get("batch_size") or DEFAULT_BATCH)
 
     def with_options(self, **options: Any) -> _Collection:
-        # Makes a collection object (no I/O): inside db.primary(), as get_or_create's reads are.
         return _Collection(self._collection.with_options(**options), self._call)
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._collection, name)
-        return functools.partial(self._call, method) if callable(method) else method
+        attr = getattr(self._collection, name)
+        # The driver's methods block the greenlet; other attributes pass as they are (a read
+        # preference is a callable object, an unknown name a sub-collection: neither is a call).
+        return functools.partial(self._call, attr) if inspect.ismethod(attr) else attr
 
 
 def _awaited(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -147,11 +148,12 @@ class AsyncMongoConnection(MongoConnection):
     def _new_local(self) -> Any:
         return TaskLocal()
 
-    def transaction(self) -> Any:
-        if self.features.transactions:
-            # The sync client's sessions cannot drive the async client's calls.
-            raise UnsupportedOperation("transaction: not yet available on the asyncio API for MongoDB")
-        return super().transaction()
+    def _start_session(self) -> Any:
+        # The async client's session: the executor's calls go to that client.
+        return self.async_client.start_session()
+
+    def _session_call(self, method: Any) -> Any:
+        return wait(method())
 
     def close(self) -> None:
         if self.async_client is not None:

@@ -192,22 +192,31 @@ class MongoConnection(DatabaseConnection):
             )
         if self.in_transaction:
             raise UnsupportedOperation("transaction: MongoDB cannot nest transactions (there are no savepoints)")
+        call = self._session_call
         with self.guard():
-            session = self.client.start_session()
-            session.start_transaction()
+            session = self._start_session()
+            call(session.start_transaction)
         self._local.session = session
         try:
             yield session
         except BaseException:
             with contextlib.suppress(mongo_errors.PyMongoError):
-                session.abort_transaction()
+                call(session.abort_transaction)
             raise
         else:
             with self.guard():
-                session.commit_transaction()
+                call(session.commit_transaction)
         finally:
             self._local.session = None
-            session.end_session()
+            call(session.end_session)
+
+    def _start_session(self) -> Any:
+        """A session of the client the executor runs on (the asyncio connection's async client)."""
+        return self.client.start_session()
+
+    def _session_call(self, method: Any) -> Any:
+        """Call a session's method (the asyncio connection awaits it)."""
+        return method()
 
 
 def _url_sets(url: str, option: str) -> bool:

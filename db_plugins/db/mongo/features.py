@@ -95,6 +95,7 @@ class MongomockFeatures(MongoFeatures):
     decimal128 = False
     bulk_write = False
     in_process = True
+    stream_flow_control = False
 
     def detect(self, client: Any) -> None:
         self.version = tuple(int(p) for p in client.server_info().get("versionArray", [])[:3])

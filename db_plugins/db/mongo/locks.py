@@ -50,7 +50,9 @@ def document_lock(
     Raises ``TimeoutError`` when the lock cannot be taken within ``timeout``
     seconds; a holder that does not release it is presumed dead after ``ttl``.
     """
-    locks = connection.database[LOCKS_COLLECTION]
+    # Through the connection's executor: on the asyncio API its calls await the driver, and
+    # the waits below let the holder's task run (blocking, they starved it until the TTL).
+    locks = connection.executor.collection(LOCKS_COLLECTION)
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + timeout
     delay = 0.002

@@ -9,6 +9,8 @@ executor, sessions and writers run unchanged; only the URL's driver differs.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +25,8 @@ from .dialects import dialect_for
 __all__ = ["AsyncSQLConnection", "async_url"]
 
 #: The dialects' default ``connect_args`` are the sync drivers' (libpq, PyMySQL): what each async
-#: driver calls those it has; the others are left out. A user's ``connect_args`` pass unchanged.
+#: driver calls those it has; the others are left out. A user's ``connect_args`` pass on, those
+#: named here renamed (a section written for the sync API works on the asyncio one).
 ASYNC_CONNECT_ARGS = {
     "asyncpg": {"connect_timeout": "timeout"},
     "aiomysql": {"connect_timeout": "connect_timeout"},
@@ -43,6 +46,39 @@ def async_url(url: sa.engine.URL) -> sa.engine.URL:
     return url.set(drivername=f"{backend}+{driver}")
 
 
+def _connect(timeout_arg: str | None, dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+    """The driver's connect(), bounded by its connect timeout, raising the DBAPI's errors.
+
+    Some async drivers bound only the TCP connect by their timeout (aiomysql waits for
+    a greeting that never comes for ever), and some let the socket's OSError or a
+    timeout out of connect(), which SQLAlchemy's adapter passes on: as the DBAPI's
+    OperationalError either is a ConnectionError.
+    """
+    timeout = cparams.get(timeout_arg) if timeout_arg else None
+    task = asyncio.current_task()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    # The driver's own timeout first; this one only where the driver has none for a step.
+    timer = asyncio.get_running_loop().call_later(timeout + 1, expire) if timeout and task else None
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
+        raise dialect.loaded_dbapi.OperationalError(f"no answer within the {timeout} s connect timeout") from None
+    except (TimeoutError, OSError) as exc:
+        raise dialect.loaded_dbapi.OperationalError(str(exc) or type(exc).__name__) from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 class AsyncSQLConnection(SQLConnection):
     """A :class:`SQLConnection` whose engine runs an asyncio driver (open and use it under ``spawn``)."""
 
@@ -54,12 +90,17 @@ class AsyncSQLConnection(SQLConnection):
         if renames is not None:
             given = options.get("connect_args") or {}
             defaults = self.features.connect_args
-            args = {k: v for k, v in given.items() if k not in defaults or v is not defaults[k]}
-            for key, value in defaults.items():
-                if key in renames and given.get(key) is value:
+            args = {}
+            for key, value in given.items():
+                if key in renames:
                     args[renames[key]] = value
+                elif key not in defaults or value is not defaults[key]:
+                    args[key] = value  # the user's own: passed on (the driver names what it refuses)
             options = {**options, "connect_args": args}
-        return create_async_engine(url, **options).sync_engine
+        engine = create_async_engine(url, **options).sync_engine
+        timeout_arg = (renames or {}).get("connect_timeout")
+        sa.event.listen(engine, "do_connect", functools.partial(_connect, timeout_arg))
+        return engine
 
     def _new_local(self) -> Any:
         return TaskLocal()

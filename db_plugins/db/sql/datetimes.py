@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ...values import UTC, DatetimeRule
 
-__all__ = ["install", "datetime_rule", "DbpDateTime", "register_psycopg2_timestamptz"]
+__all__ = ["install", "datetime_rule", "DbpDateTime", "register_asyncpg_datetimes", "register_psycopg2_timestamptz"]
 
 
 class DbpDateTime(sa.DateTime):
@@ -187,3 +187,86 @@ def register_psycopg2_timestamptz(dbapi_connection: Any) -> None:
     caster = ext.new_type(default.values, "DBP_TIMESTAMPTZ", cast)
     ext.register_type(caster, dbapi_connection)
     ext.register_type(ext.new_array_type(ext.PYDATETIMETZARRAY.values, "DBP_TIMESTAMPTZ[]", caster), dbapi_connection)
+
+
+# -- PostgreSQL on asyncpg: years 1 and 9999 are instants, not infinities -------------
+
+_PG_EPOCH = dt.datetime(2000, 1, 1)
+_PG_EPOCH_UTC = _PG_EPOCH.replace(tzinfo=UTC)
+_PG_EPOCH_DAY = dt.date(2000, 1, 1).toordinal()
+_MICROSECOND = dt.timedelta(microseconds=1)
+# The binary forms of 'infinity' and '-infinity' (int64 microseconds, int32 days): read as
+# psycopg2 reads them, the last and first values Python has.
+_INFINITIES = frozenset(((1 << 63) - 1, -(1 << 63)))
+_DATE_INFINITIES = frozenset(((1 << 31) - 1, -(1 << 31)))
+
+
+def _timestamp_in(value: dt.date) -> tuple[int]:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    return ((value - _PG_EPOCH) // _MICROSECOND,)
+
+
+def _timestamptz_in(value: dt.date) -> tuple[int]:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:  # local time, as asyncpg's own codec takes it (our columns send aware UTC)
+        value = value.astimezone(UTC)
+    return ((value - _PG_EPOCH_UTC) // _MICROSECOND,)
+
+
+# The decoders run once per value read: default arguments save the global lookups.
+def _timestamp_out(
+    value: tuple[int], _add: Any = _PG_EPOCH.__add__, _delta: Any = dt.timedelta, _inf: Any = _INFINITIES
+) -> dt.datetime:
+    micro = value[0]
+    if micro in _inf:
+        return dt.datetime.max if micro > 0 else dt.datetime.min
+    return _add(_delta(0, 0, micro))
+
+
+def _timestamptz_out(
+    value: tuple[int], _add: Any = _PG_EPOCH_UTC.__add__, _delta: Any = dt.timedelta, _inf: Any = _INFINITIES
+) -> dt.datetime:
+    micro = value[0]
+    if micro in _inf:
+        return (dt.datetime.max if micro > 0 else dt.datetime.min).replace(tzinfo=UTC)
+    return _add(_delta(0, 0, micro))
+
+
+def _date_in(value: dt.date) -> tuple[int]:
+    return (value.toordinal() - _PG_EPOCH_DAY,)
+
+
+def _date_out(value: tuple[int]) -> dt.date:
+    days = value[0]
+    if days in _DATE_INFINITIES:
+        return dt.date.max if days > 0 else dt.date.min
+    return dt.date.fromordinal(days + _PG_EPOCH_DAY)
+
+
+#: (type, encoder, decoder) of the codecs :func:`register_asyncpg_datetimes` sets.
+_ASYNCPG_CODECS = (
+    ("timestamp", _timestamp_in, _timestamp_out),
+    ("timestamptz", _timestamptz_in, _timestamptz_out),
+    ("date", _date_in, _date_out),
+)
+
+
+def register_asyncpg_datetimes(dbapi_connection: Any) -> None:
+    """Send and read ``timestamp``, ``timestamptz`` and ``date`` values on this asyncpg
+    connection (SQLAlchemy's adapted one, in its ``connect`` event) as psycopg2 does.
+
+    asyncpg's own codecs send ``datetime.min``/``datetime.max`` (and ``date.min``/``max``,
+    and any aware value at those instants) as ``-infinity``/``infinity``, and read the
+    infinities back naive: year 1 and year 9999 would be stored as other values than the
+    sync API stores, and a ``timestamptz`` would read back naive. These codecs move the
+    same binary microseconds (days) since 2000-01-01 as asyncpg's, with no infinity
+    mapping on the way in.
+    """
+
+    async def register(connection: Any) -> None:
+        for name, encoder, decoder in _ASYNCPG_CODECS:
+            await connection.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format="tuple")
+
+    dbapi_connection.run_async(register)

@@ -65,6 +65,11 @@ class MySQLFeatures(_Base):
     # Override in ENGINE_OPTIONS["connect_args"] (seconds; None: no limit).
     connect_args = {"connect_timeout": 10, "read_timeout": 900, "write_timeout": 900}
 
+    def __init__(self, dialect: sa.engine.Dialect, url: sa.engine.URL | None = None) -> None:
+        super().__init__(dialect, url)
+        # asyncmy 0.2's protocol takes every byte the server sends (no pause_reading).
+        self.stream_flow_control = dialect.driver != "asyncmy"
+
 
 class _Utf8mb4(ColumnElement):
     """``CONVERT(expr USING utf8mb4)``, so a binary utf8mb4 collation applies to any column charset."""
@@ -140,8 +145,12 @@ class MySQLOperations(SQLOperations):
                 connection._read_timeout = read  # PyMySQL applies it to the socket before each read
                 return connection
 
+        driver = engine.dialect.driver
+
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, record: Any) -> None:
+            if driver == "aiomysql":
+                _escape_bytes_as_pymysql(dbapi_connection.driver_connection)
             cursor = dbapi_connection.cursor()
             # INSERT IGNORE turns errors into warnings; we read them all back.
             cursor.execute("SET SESSION max_error_count = 65535")
@@ -231,6 +240,28 @@ class MySQLOperations(SQLOperations):
             parts = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
             shape.cache["multirow"] = parts
         return parts if parts[1] else None
+
+
+def _escape_bytes_as_pymysql(connection: Any) -> None:
+    """Escape bytes on this aiomysql connection as PyMySQL does (``X'<hex>'``).
+
+    aiomysql 0.3.2 escapes bytes with a PyMySQL helper that PyMySQL 1.2.3 replaced
+    by a placeholder string (aio-libs/aiomysql#1080): every bytes parameter fails
+    with ``TypeError: 'str' object is not callable``. Nothing changes where the
+    helper is still a function.
+    """
+    from aiomysql import connection as module
+
+    if callable(getattr(module, "escape_bytes_prefixed", None)):
+        return
+    escape = connection.escape
+
+    def escape_fixed(obj: Any) -> str:
+        if isinstance(obj, (bytes, bytearray)):
+            return f"X'{obj.hex()}'"
+        return escape(obj)
+
+    connection.escape = escape_fixed  # the instance's: its cursors and literal() call self.escape
 
 
 def _check_ignore_warnings(connection: sa.Connection) -> None:

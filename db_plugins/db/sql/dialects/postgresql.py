@@ -1,4 +1,4 @@
-"""PostgreSQL (psycopg2): ``COPY`` for bulk inserts, advisory locks, ``timestamptz``."""
+"""PostgreSQL (psycopg2, asyncpg): ``COPY`` for bulk inserts, advisory locks, ``timestamptz``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ..datetimes import register_psycopg2_timestamptz
+from ...base.bridge import wait
+from ..datetimes import register_asyncpg_datetimes, register_psycopg2_timestamptz
 from .base import (
     CONNECTION,
     DUPLICATE,
@@ -36,6 +37,13 @@ __all__ = ["PostgreSQLFeatures", "PostgreSQLOperations"]
 # psycopg2 reads the COPY buffer in chunks of this many characters.
 COPY_CHUNK = 1 << 18
 _NONE = type(None)
+
+#: Per driver, what a new connection registers: psycopg2 alone cannot read year 1 UTC where the
+#: session time zone is west of UTC (1 BC there); asyncpg writes years 1 and 9999 as infinities.
+_DATETIME_CODECS: dict[str, Callable[[Any], None]] = {
+    "psycopg2": register_psycopg2_timestamptz,
+    "asyncpg": register_asyncpg_datetimes,
+}
 
 
 class PostgreSQLFeatures(_Base):
@@ -97,11 +105,10 @@ class PostgreSQLOperations(OnConflictOperations):
         return 6 if precision is None else min(precision, 6)
 
     def on_engine(self, engine: sa.engine.Engine) -> None:
-        if engine.dialect.driver == "psycopg2":
-            # Year 1 UTC is in 1 BC in a session time zone west of UTC: psycopg2 alone cannot read it.
-            event.listen(
-                engine, "connect", lambda dbapi_connection, record: register_psycopg2_timestamptz(dbapi_connection)
-            )
+        # Each driver's datetime codecs, so that both store and read the values psycopg2 does.
+        register = _DATETIME_CODECS.get(engine.dialect.driver)
+        if register is not None:
+            event.listen(engine, "connect", lambda dbapi_connection, record: register(dbapi_connection))
 
     def detect(self, connection: sa.engine.Connection) -> None:
         row = (
@@ -149,26 +156,29 @@ class PostgreSQLOperations(OnConflictOperations):
     def fast_insert(
         self, connection: sa.Connection, shape: InsertShape, columns: list[Sequence[Any]], n: int
     ) -> int | None:
-        """``COPY ... FROM STDIN`` in CSV through the driver; for ``"ignore"``/``"update"``
-        into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``. ``None``
-        when a value has no exact CSV form (or the driver is not psycopg2)."""
-        if connection.dialect.driver != "psycopg2":
+        """``COPY ... FROM STDIN`` through the driver: CSV on psycopg2, binary on asyncpg
+        (``copy_records_to_table``); for ``"ignore"``/``"update"`` into a temporary table,
+        then one ``INSERT ... SELECT ... ON CONFLICT``. ``None`` when a value cannot go
+        exactly as an INSERT would send it (or the driver has no COPY here)."""
+        copy = _COPIERS.get(connection.dialect.driver)
+        if copy is None:
             return None
-        encoders = shape.cache.get("copy")
+        key = "copy:" + connection.dialect.driver
+        encoders = shape.cache.get(key)
         if encoders is None:
-            encoders = shape.cache["copy"] = [_CopyColumn(c) for c in shape.all_columns]
+            binary = copy is _copy_binary
+            encoders = shape.cache[key] = [_CopyColumn(c, binary) for c in shape.all_columns]
         encoded = []
         for encoder, values in zip(encoders, shape.processed(columns)):
             ready = encoder.encode(values)
             if ready is None:
                 return None
             encoded.append(ready)
-        buffer = _CsvStream(zip(*encoded))
+        rows = zip(*encoded)
         preparer = connection.dialect.identifier_preparer
-        names = ", ".join(preparer.quote(c.name) for c in shape.all_columns)
-        table_sql = preparer.format_table(shape.table)
+        names = [c.name for c in shape.all_columns]
         if shape.mode == "error":
-            _copy(connection, f"COPY {table_sql} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+            copy(connection, shape.table.name, shape.table.schema, names, rows)
             return n
         # COPY cannot skip or update conflicting rows: stage the rows, then one
         # INSERT ... SELECT ... ON CONFLICT moves them.
@@ -176,10 +186,12 @@ class PostgreSQLOperations(OnConflictOperations):
         # aborted (no DROP would run) and its rollback removes the table, as ON COMMIT DROP
         # would at the commit of a caller's transaction. Either way the real error surfaces.
         stage = "dbp_stage_" + secrets.token_hex(6)
+        quoted = ", ".join(map(preparer.quote, names))
         connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table_sql} WITH NO DATA"
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {quoted} "
+            f"FROM {preparer.format_table(shape.table)} WITH NO DATA"
         )
-        _copy(connection, f"COPY {stage} ({names}) FROM STDIN WITH (FORMAT csv)", buffer)
+        copy(connection, stage, None, names, rows)
         staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
         stmt = shape.statement([c.key for c in shape.columns])
         stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
@@ -223,22 +235,28 @@ def _finite(value: Any) -> bool:
 
 
 class _CopyColumn:
-    """How one column's processed values become CSV for ``COPY``, when they can exactly.
+    """How one column's processed values go to ``COPY``, when they can exactly.
 
-    A string goes to the column type's input function, as psycopg2's quoted
-    literal does; other types only to the families where their text form means
-    the same as psycopg2's literal.
+    CSV (psycopg2): a string goes to the column type's input function, as
+    psycopg2's quoted literal does; other types only to the families where their
+    text form means the same as psycopg2's literal. Binary (asyncpg): the values
+    go to the codec of the column's type, as an INSERT's parameters do; a string
+    only to a column of a type the INSERT would have sent it as (text, JSON,
+    UUID, ...), not where the INSERT's cast would have parsed it.
     """
 
-    __slots__ = ("accept", "allowed", "transform")
+    __slots__ = ("accept", "allowed", "binary", "transform")
 
-    def __init__(self, column: sa.Column) -> None:
+    def __init__(self, column: sa.Column, binary: bool = False) -> None:
         base = column.type
         while isinstance(base, sa.types.TypeDecorator):
             base = base.impl_instance
         allowed: set[type] = {str, _NONE}
+        self.binary = binary
         self.transform: Callable[[Any], Any] | None = None
         self.accept: Callable[[Any], bool] | None = None
+        if binary and isinstance(base, _PARSED_FROM_TEXT):
+            allowed.discard(str)
         if isinstance(base, sa.Boolean):
             allowed.add(bool)
         elif isinstance(base, sa.Integer):
@@ -260,13 +278,14 @@ class _CopyColumn:
             self.accept = _naive
         elif isinstance(base, sa.LargeBinary):
             allowed.update((bytes, bytearray, memoryview))
-            self.transform = _bytea
+            self.transform = None if binary else _bytea
         elif isinstance(base, sa.Uuid):
             allowed.add(uuid.UUID)
         self.allowed = frozenset(allowed)
 
     def encode(self, values: Sequence[Any]) -> Sequence[Any] | None:
-        """``values`` ready for :mod:`csv`, or ``None`` when one of them is not safe to COPY."""
+        """``values`` ready for :mod:`csv` (or the binary codecs), or ``None`` when one of them
+        is not safe to COPY."""
         types = set(map(type, values))
         if not types <= self.allowed:
             return None
@@ -274,9 +293,14 @@ class _CopyColumn:
             return None
         if self.transform is not None:
             values = list(map(self.transform, values))
-        if _NONE in types:
+        if _NONE in types and not self.binary:
             values = [NULL if v is None else v for v in values]
         return values
+
+
+#: Column types whose INSERT parameter is cast from a string by the server (binary COPY
+#: would hand the string to the type's binary codec instead).
+_PARSED_FROM_TEXT = (sa.Boolean, sa.Integer, sa.Numeric, sa.Float, sa.DateTime, sa.Date, sa.Time, sa.LargeBinary)
 
 
 class _CsvStream:
@@ -302,13 +326,47 @@ class _CsvStream:
         return self._buffer.getvalue()
 
 
-def _copy(connection: sa.Connection, sql: str, buffer: _CsvStream) -> None:
-    """``copy_expert`` on the transaction's own driver connection, errors as SQLAlchemy's."""
+def _copy_csv(
+    connection: sa.Connection, table: str, schema: str | None, names: list[str], rows: Iterator[tuple[Any, ...]]
+) -> None:
+    """psycopg2: ``copy_expert`` of CSV on the transaction's own driver connection, errors as SQLAlchemy's."""
+    preparer = connection.dialect.identifier_preparer
+    target = preparer.quote(table) if schema is None else f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"
+    sql = f"COPY {target} ({', '.join(map(preparer.quote, names))}) FROM STDIN WITH (FORMAT csv)"
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(sql, buffer, size=COPY_CHUNK)
+        cursor.copy_expert(sql, _CsvStream(rows), size=COPY_CHUNK)
     except dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=connection.dialect) from exc
     finally:
         cursor.close()
+
+
+def _copy_binary(
+    connection: sa.Connection, table: str, schema: str | None, names: list[str], rows: Iterator[tuple[Any, ...]]
+) -> None:
+    """asyncpg: ``copy_records_to_table`` (binary ``COPY``) in the transaction SQLAlchemy's
+    adapter holds on the connection, errors as SQLAlchemy's."""
+    adapter = connection.connection.dbapi_connection
+    driver = connection.connection.driver_connection
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        try:
+            # The adapter begins its transaction at its first statement: a COPY sent first would
+            # commit on its own, and a failing later batch would leave this one written.
+            if adapter._transaction is None and not adapter.autocommit:
+                wait(adapter._start_transaction())
+            wait(driver.copy_records_to_table(table, records=rows, columns=names, schema_name=schema))
+        except dbapi.Error:
+            raise
+        except Exception as exc:
+            adapter._handle_exception(exc)  # raises it as the adapter's DBAPI error (pgcode, message)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            f"COPY {table} FROM STDIN (binary)", None, exc, dbapi.Error, dialect=connection.dialect
+        ) from exc
+
+
+#: Per driver, how ``fast_insert`` sends rows by ``COPY``.
+_COPIERS: dict[str, Callable[..., None]] = {"psycopg2": _copy_csv, "asyncpg": _copy_binary}
