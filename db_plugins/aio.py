@@ -17,7 +17,17 @@ and a cursor from one works on the other.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Generic, TypeVar
 
 from .db.base.bridge import spawn, wait
@@ -211,36 +221,44 @@ class AsyncPagination(Generic[M]):
 
 
 class AsyncStream(AsyncIterator[Any]):
-    """``async for`` over the sync stream: one server-side cursor, read batch by batch."""
+    """``async for`` over the sync stream: one server-side cursor, read batch by batch.
+
+    Leaving the loop early and dropping the stream closes the cursor too: the rows come from
+    an async generator, which the event loop closes when it is collected (``aclose()`` closes
+    it at once).
+    """
 
     def __init__(self, start: Callable[..., Iterator[Any]], *args: Any, **kwargs: Any) -> None:
-        self._start = functools.partial(start, *args, **kwargs)
-        self._iterator: Iterator[Any] | None = None
-        self._buffer: list[Any] = []
+        self._rows = _streamed(functools.partial(start, *args, **kwargs))
 
     def __aiter__(self) -> AsyncStream:
         """The stream itself: it is read once."""
         return self
 
-    async def __anext__(self) -> Any:
-        """The next row; the first call opens the cursor, then a batch is read per crossing."""
-        if not self._buffer:
-            self._buffer = await spawn(self._fill)
-            if not self._buffer:
-                raise StopAsyncIteration
-        return self._buffer.pop()
-
-    def _fill(self) -> list[Any]:
-        if self._iterator is None:
-            self._iterator = self._start()
-        # Up to a batch per crossing into the greenlet; reversed so pop() hands them out in order.
-        batch = [row for _, row in zip(range(STREAM_CHUNK), self._iterator)]
-        batch.reverse()
-        return batch
+    def __anext__(self) -> Awaitable[Any]:
+        return self._rows.__anext__()
 
     async def aclose(self) -> None:
-        """Close the server cursor (as leaving an ``async for`` early does not)."""
-        close = getattr(self._iterator, "close", None)
+        """Close the server cursor now (as leaving an ``async for`` early does not)."""
+        await self._rows.aclose()
+
+
+async def _streamed(start: Callable[[], Iterator[Any]]) -> AsyncGenerator[Any, None]:
+    iterator: Iterator[Any] | None = None
+
+    def fill() -> list[Any]:
+        nonlocal iterator
+        if iterator is None:
+            iterator = start()
+        # Up to a batch per crossing into the greenlet.
+        return [row for _, row in zip(range(STREAM_CHUNK), iterator)]
+
+    try:
+        while batch := await spawn(fill):
+            for row in batch:
+                yield row
+    finally:
+        close = getattr(iterator, "close", None)
         if close is not None:
             await spawn(close)
 

@@ -20,17 +20,19 @@ from typing import Any
 import db_plugins
 from db_plugins import Pagination
 from db_plugins.aio import AsyncPagination, AsyncQuery, AsyncStream
+from tests.aio.hygiene import SLOW_CALLBACK, LoopWatch
 
 
 class Loop:
-    """An event loop in a daemon thread, in debug mode: a callback over ``slow`` seconds is logged."""
+    """An event loop in a daemon thread, in debug mode: ``watch`` collects each step slower than
+    ``slow`` seconds (a blocking call) and each error asyncio reports, for the test to fail on."""
 
-    def __init__(self, slow: float = 0.1) -> None:
+    def __init__(self, slow: float = SLOW_CALLBACK) -> None:
         self.loop = asyncio.new_event_loop()
-        self.loop.set_debug(True)
-        self.loop.slow_callback_duration = slow
+        self.watch = LoopWatch(self.loop, slow)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="dbp-async-loop")
         self._thread.start()
+        self.watch.attach(self._thread.ident)
         self._workers: dict[int, asyncio.Queue[Any]] = {}
         self._lock = threading.Lock()
 
@@ -59,6 +61,7 @@ class Loop:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.close()
+        self.watch.detach()
 
 
 async def _cancel_others() -> None:

@@ -76,7 +76,7 @@ def _models(engine: str) -> Any:
 
 @pytest.fixture(scope="session")
 def event_loop_thread() -> Iterator[Any]:
-    """The event loop the asyncio API's contract runs on (debug mode: slow callbacks are logged)."""
+    """The event loop the asyncio API's contract runs on (debug mode: a slow step fails the test)."""
     from tests.contract.aio_facade import Loop
 
     loop = Loop()
@@ -130,6 +130,9 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         else:
             env.db = db_plugins.connect(env.config)
         env.db.create_db()
+        if api == "async":
+            # Opening imports the driver and its adapter: a one-off step of start-up, not a call's.
+            request.getfixturevalue("event_loop_thread").watch.take()
         try:
             yield env
         finally:
@@ -137,8 +140,14 @@ def engine_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture
-def env(engine_env: Env) -> Iterator[Env]:
+def env(engine_env: Env, request: pytest.FixtureRequest) -> Iterator[Env]:
     """The engine's connection, with every contract table emptied before the test."""
     for name in ("Item", "Event", "Price", "Numbered", "Natural", "TwoKeys"):
         engine_env.q(name).delete(all=True)
+    loop = request.getfixturevalue("event_loop_thread") if engine_env.api == "async" else None
     yield engine_env
+    if loop is not None:
+        # A blocking call on the loop (or an error only asyncio saw) fails the test that made it.
+        problems = loop.watch.take()
+        if problems:
+            pytest.fail("event-loop hygiene:\n  " + "\n  ".join(problems), pytrace=False)

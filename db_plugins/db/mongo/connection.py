@@ -84,10 +84,6 @@ class MongoConnection(DatabaseConnection):
             self.client.close()
             raise
 
-    def _new_local(self) -> Any:
-        # Where the transaction's session lives: per thread (per task on the asyncio connection).
-        return threading.local()
-
     def _embedded_client(self, config: MongoConfig) -> Any:
         try:
             import mongomock

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.util.concurrency import is_exit_exception
 
 from ...config import scrub
 from ...errors import (
@@ -22,6 +22,7 @@ from ...errors import (
     UnsupportedOperation,
     ValidationError,
 )
+from ..base.bridge import pause
 from ..generic import DatabaseConnection, DatabaseCreator
 from . import datetimes
 from .config import SQLConfig
@@ -315,7 +316,7 @@ class SQLConnection(DatabaseConnection):
                 orig = getattr(exc, "orig", None)
                 transient = orig is not None and self.ops.classify(orig) == RETRY
                 if retry and transient and attempt + 1 < RETRY_ATTEMPTS:
-                    time.sleep(0.01 * 2**attempt)
+                    pause(0.01 * 2**attempt)
                     continue
                 raise translate_error(exc, self.ops, self.config.masked_url) from exc
             except sa.exc.SQLAlchemyError as exc:
@@ -324,8 +325,11 @@ class SQLConnection(DatabaseConnection):
                 if new is exc:
                     raise
                 raise new from exc
-            except BaseException:
-                _rollback(session)
+            except BaseException as exc:
+                if is_exit_exception(exc):
+                    _invalidate(session)
+                else:
+                    _rollback(session)
                 raise
             finally:
                 session.close()
@@ -337,6 +341,16 @@ def _rollback(session: orm.Session) -> None:
     transaction anyway), and that second error must not hide the one being raised."""
     with contextlib.suppress(sa.exc.SQLAlchemyError):
         session.rollback()
+
+
+def _invalidate(session: orm.Session) -> None:
+    """Give up the session's connection after an interruption (a cancelled task, Ctrl-C): a
+    driver call cut off midway (asyncpg's COPY, its BEGIN) leaves the connection in a state
+    neither SQLAlchemy nor a rollback knows, so it is closed, not reused (SQLAlchemy's own rule
+    for a statement it runs)."""
+    if session.in_transaction():
+        with contextlib.suppress(Exception):
+            session.connection().invalidate()
 
 
 def _first_line(text: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.util.concurrency import is_exit_exception
 
 from .rows import InstanceLoader
 
@@ -181,6 +182,13 @@ class Executor:
         except dialect.loaded_dbapi.Error as exc:
             wrapped = _wrapped(exc, raw, cursor, compiled.sql, params, dialect)
             raise connection.translated(wrapped) from wrapped
+        except BaseException as exc:
+            if is_exit_exception(exc):
+                # Interrupted mid-call (a cancelled task, Ctrl-C): the driver may still be waiting
+                # for this reply, so the connection is not reused (SQLAlchemy's own rule for
+                # its connections; aiomysql's would answer the next read "Cancelled during execution").
+                raw.invalidate(exc)
+            raise
         finally:
             pool.put(raw)
         if processors:
