@@ -58,9 +58,16 @@ def test_global_options_work_after_the_command_too(runner: str, tmp_path: Path) 
     assert outcome.exit_code == 0, outcome
 
 
-def test_a_section_without_models_says_so(runner: str, tmp_path: Path) -> None:
+def test_a_section_without_models_says_so(runner: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """initdb still sets up the migrations but says no models are configured and how to set MODELS;
     make_migrations refuses (an empty model set would read as "drop every table")."""
+    # Without MODELS the library's own declarative Base is used: in this process it holds the
+    # example application's models once any test has imported them (as a user's models would).
+    import sqlalchemy as sa
+
+    from db_plugins.db.sql import models
+
+    monkeypatch.setattr(models, "Base", sa.MetaData())
     a = make_project(tmp_path / "a", "a.db")
     outcome = run_dbp(["--settings", str(a), "initdb"], runner=runner, cwd=tmp_path)
     assert outcome.exit_code == 0, outcome

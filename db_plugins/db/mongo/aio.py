@@ -135,7 +135,9 @@ class AsyncMongoConnection(MongoConnection):
     """
 
     def _open(self, config: Any, models: Any = None) -> None:
-        super()._open(config, models)
+        # The sync client's work (its server check, the features' detection) in a worker
+        # thread: it would block the event loop.
+        _threaded(super()._open, config, models)
         if config.embedded:
             self.async_client = None
             if self._write_lock is not None:
@@ -155,7 +157,21 @@ class AsyncMongoConnection(MongoConnection):
     def _session_call(self, method: Any) -> Any:
         return wait(method())
 
+    def _admin(self, work: Callable[[], None]) -> None:
+        # The sync client's round trips off the loop (a server's; the embedded engine's
+        # write lock belongs to the loop's tasks, and its calls do no I/O).
+        if self.async_client is None:
+            work()
+        else:
+            _threaded(work)
+
+    def create_db(self) -> None:
+        self._admin(super().create_db)
+
+    def drop_db(self) -> None:
+        self._admin(super().drop_db)
+
     def close(self) -> None:
         if self.async_client is not None:
             wait(self.async_client.close())
-        super().close()
+        self._admin(super().close)  # the sync client ends its server sessions
