@@ -15,6 +15,7 @@ from tests.reliability.test_faults import (
     black_hole,
     item_model,
     kill_own_sessions,
+    never_answering,
     section,
 )
 from tests.servers import fresh_database
@@ -48,12 +49,7 @@ def test_idle_pooled_connection_killed_meanwhile_is_replaced(tmp_path: Path, eng
 @pytest.mark.parametrize("engine", ["postgresql", "mysql", "mongodb"])
 def test_server_that_never_answers_fails_within_the_connect_timeout(engine: str) -> None:
     with black_hole() as port:
-        if engine == "mongodb":
-            config = {"URL": f"mongodb://127.0.0.1:{port}/app", "SERVER_SELECTION_TIMEOUT_MS": 2000}
-        else:
-            scheme = "postgresql" if engine == "postgresql" else "mysql+pymysql"
-            config = {"URL": f"{scheme}://dbp:pw@127.0.0.1:{port}/app",
-                      "ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}}  # fmt: skip
+        config = never_answering(engine, port)
         FAULTS.append(f"{engine} (asyncio): server that never answers")
         started = time.monotonic()
         with pytest.raises(db_plugins.ConnectionError) as info:

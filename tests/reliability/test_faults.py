@@ -536,15 +536,19 @@ def black_hole() -> Iterator[int]:
         listener.close()
 
 
+def never_answering(engine: str, port: int) -> dict[str, Any]:
+    """A section for ``engine`` on ``port`` (a :func:`black_hole`) with a 2 s connect timeout."""
+    if engine == "mongodb":
+        return {"URL": f"mongodb://127.0.0.1:{port}/app", "SERVER_SELECTION_TIMEOUT_MS": 2000}
+    scheme = "postgresql" if engine == "postgresql" else "mysql+pymysql"
+    options = {"connect_args": {"connect_timeout": 2}}
+    return {"URL": f"{scheme}://dbp:pw@127.0.0.1:{port}/app", "ENGINE_OPTIONS": options}
+
+
 @pytest.mark.parametrize("engine", ["postgresql", "mysql", "mongodb"])
 def test_server_that_never_answers_fails_within_the_connect_timeout(engine: str) -> None:
     with black_hole() as port:
-        if engine == "mongodb":
-            config = {"URL": f"mongodb://127.0.0.1:{port}/app", "SERVER_SELECTION_TIMEOUT_MS": 2000}
-        else:
-            scheme = "postgresql" if engine == "postgresql" else "mysql+pymysql"
-            config = {"URL": f"{scheme}://dbp:pw@127.0.0.1:{port}/app",
-                      "ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}}  # fmt: skip
+        config = never_answering(engine, port)
         FAULTS.append(f"{engine}: server that never answers")
         error, elapsed = bounded(lambda: db_plugins.connect(config), bound=30)
     assert_connection_error(error, f"127.0.0.1:{port}")
