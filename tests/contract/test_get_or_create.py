@@ -49,10 +49,20 @@ def test_bad_filter(env):
     assert env.q("Item").count() == 0
 
 
-def _worker(config, model_module, model_name, filter_by):
+def _worker(config, model_module, model_name, filter_by, api="sync"):
+    """One process's get_or_create, on the API the contract runs on."""
     import importlib
 
     model = getattr(importlib.import_module(model_module), model_name)
+    if api == "async":
+        import asyncio
+
+        async def main():
+            async with await db_plugins.connect_async(config) as db:
+                instance, created = await db.query(model).get_or_create(filter_by)
+                return str(getattr(instance, db.query(model).primary_key[0])), created
+
+        return asyncio.run(main())
     with db_plugins.connect(config) as db:
         instance, created = db.query(model).get_or_create(filter_by)
         key = db.query(model).primary_key[0]
@@ -82,14 +92,14 @@ def test_concurrent_threads_get_one_row(env, model_name):
 @pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["Item", "Event"])
 def test_concurrent_processes_get_one_row(env, model_name):
-    """8 processes, each with its own connection."""
+    """8 processes, each with its own connection (an asyncio one on the async runs)."""
     if env.engine == "mongomock":
         pytest.skip("mongomock:// is in-process: another process sees another database")
     if env.is_sql and env.db.features.one_process:
         pytest.skip(f"{env.engine} opens its database in one process at a time")
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
-        results = pool.starmap(_worker, [(env.config, _module(env), model_name, {"oid": "HOT"})] * WORKERS)
+        results = pool.starmap(_worker, [(env.config, _module(env), model_name, {"oid": "HOT"}, env.api)] * WORKERS)
     assert len({key for key, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert env.q(model_name).count() == 1
