@@ -288,6 +288,13 @@ def test_fault_during_update_many_sql(request: pytest.FixtureRequest, tmp_path: 
             assert not thread.is_alive(), "update_many hung"
             with contextlib.suppress(Exception):
                 holder.close()
+            if outcome.get("error") is None and kind == "server stopped":
+                # A stopping server ends its backends in no set order: when the lock's holder goes
+                # first, the UPDATE may commit before its own backend is told to stop. Then every
+                # row changed, never some.
+                fault.recover()
+                assert q.count({"name": "changed"}) == 2000, "partial rows after update_many"
+                return
             assert_connection_error(outcome.get("error"))
             fault.recover()
             assert q.count({"name": "changed"}) == 0, "partial rows after a failed update_many"
