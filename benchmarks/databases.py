@@ -15,7 +15,8 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
-from typing import Any
+
+from db_plugins.db.sql.dialects import dialect_for
 
 ENV = {
     "postgresql": "DBP_TEST_POSTGRES_URL",
@@ -58,29 +59,10 @@ def private_database(engine: str, server: str) -> Iterator[str]:
     try:
         yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        force = " WITH (FORCE)" if engine == "postgresql" else ""
         try:
-            _drop(admin, f"DROP DATABASE IF EXISTS {quote(name)}{force}")
+            dialect_for(admin.dialect, admin.url)[1].drop_database(admin, name)
         finally:
             admin.dispose()
-
-
-def _drop(admin: Any, sql: str, attempts: int = 10) -> None:
-    """Drop a run's database, retrying while a server process still holds it (PostgreSQL's
-    autovacuum, which analyses the freshly loaded tables, cannot be terminated by the run's role)."""
-    import time
-
-    import sqlalchemy as sa
-
-    for attempt in range(attempts):
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(sql)
-            return
-        except sa.exc.DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1 + attempt)
 
 
 def _mongo(server: str, name: str) -> Iterator[str]:

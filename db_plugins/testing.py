@@ -119,15 +119,14 @@ class ThrowAway:
             target = self.directory / f"{self._name(Path(url.database or 'db').stem)}.db"
             return url.set(database=str(target)).render_as_string(hide_password=False)
         database = self._name(url.database)
-        create, drop_sql = ops.database_statements(database)
+        create, _drop = ops.database_statements(database)
         admin = _admin_engine(ops.admin_urls(url))
         with admin.connect() as connection:
             connection.exec_driver_sql(create)
 
         def drop() -> None:
             try:
-                with admin.connect() as connection:
-                    connection.exec_driver_sql(drop_sql)
+                ops.drop_database(admin, database)
             finally:
                 admin.dispose()
 

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,12 +142,10 @@ def fresh_database(engine: str, tmp_path: Path) -> Iterator[str]:
     try:
         yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            if engine == "postgresql":
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            else:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.dispose()
+        try:
+            drop_database(admin, name)
+        finally:
+            admin.dispose()
 
 
 #: ``DBP_TEST_SESSION_TZ=America/Santiago`` runs the suite with that session time zone on
@@ -172,3 +171,11 @@ def session_time_zone_options(engine: str, zone: str) -> dict:
             zone = f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         return {"connect_args": {"init_command": f"SET time_zone = '{zone}'"}}
     return {}
+
+
+def drop_database(admin: Any, name: str) -> None:
+    """Drop database ``name`` through ``admin`` (an AUTOCOMMIT engine) as the dialect drops
+    its throw-away databases (on PostgreSQL: ending its sessions, waiting out autovacuum)."""
+    from db_plugins.db.sql.dialects import dialect_for
+
+    dialect_for(admin.dialect, admin.url)[1].drop_database(admin, name)

@@ -103,3 +103,40 @@ def test_a_row_giving_no_column_upserts(engine, tmp_path):
         assert db.query(Bare).bulk_insert([{"id": 100}, {}], on_conflict="ignore", conflict_on="id") == 2
         assert db.query(Bare).bulk_insert([{"id": 100}], on_conflict="ignore") == 0
         assert len([b.id for b in db.query(Bare).find_all(paginate=False)]) == 2
+
+
+class _Refusing:
+    """An admin engine whose DROP is refused ``times`` times as PostgreSQL refuses one while an
+    autovacuum worker is on the database (SQLSTATE 42501), then done."""
+
+    def __init__(self, times: int, pgcode: str = "42501") -> None:
+        self.left, self.pgcode, self.sent = times, pgcode, []
+
+    def connect(self):
+        import contextlib
+
+        return contextlib.nullcontext(self)
+
+    def exec_driver_sql(self, sql: str) -> None:
+        self.sent.append(sql)
+        if self.left:
+            self.left -= 1
+            orig = type("InsufficientPrivilege", (Exception,), {"pgcode": self.pgcode})("must be a member of the role")
+            raise sa.exc.ProgrammingError(sql, {}, orig)
+
+
+def test_postgresql_drops_a_database_once_autovacuum_lets_it_go(monkeypatch):
+    from db_plugins.db.sql.dialects import postgresql as pg
+
+    monkeypatch.setattr(pg.time, "sleep", lambda seconds: None)
+    _features, ops = dialect_for(postgresql.psycopg2.dialect(), sa.make_url("postgresql://h/d"))
+    admin = _Refusing(times=3)
+    ops.drop_database(admin, "gone")
+    assert admin.sent == ['DROP DATABASE IF EXISTS "gone" WITH (FORCE)'] * 4
+    # Refused for ever, or for another reason: the error is raised (not retried without end).
+    with pytest.raises(sa.exc.ProgrammingError):
+        ops.drop_database(_Refusing(times=100), "gone")
+    other = _Refusing(times=1, pgcode="55006")
+    with pytest.raises(sa.exc.ProgrammingError):
+        ops.drop_database(other, "gone")
+    assert len(other.sent) == 1

@@ -12,7 +12,10 @@ on the network or the disk for as long as the server takes. asyncio times a step
 wall clock, so the watch also times the loop thread's CPU, the process's other threads'
 (:func:`_time_steps`: they hold the GIL the loop waits for) and the garbage collector: a
 step fails when it *waited* longer than ``SLOW_CALLBACK`` while
-computing almost nothing (a blocking call), or computed longer than ``CPU_STEP``. The
+computing almost nothing (a blocking call), or computed longer than ``CPU_STEP``. Where
+Linux tells (``/proc/thread-self/schedstat``, ``getrusage(RUSAGE_THREAD)``), the time the
+loop's thread stood runnable in the run queue is no waiting of its own, and a step that
+never gave up its core by itself (no voluntary context switch) made no blocking call. The
 tests run two at a time on two cores shared with other jobs (load average near 10), where
 a runnable thread waits for a core most of the time: 0.5 s stays clear of that and is reached
 by any blocking call that has anything to wait for (tests/aio/test_hygiene.py proves it
@@ -25,6 +28,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import resource
 import sys
 import threading
 import time
@@ -102,10 +107,13 @@ class LoopWatch(logging.Handler):
         # contract's loop, mongomock's workers) held the GIL the step waited for: not a block.
         others = max(0.0, getattr(_STEP, "process", 0.0) - computed)
         collected = self._paused(record.created - took - 0.01, record.created)
-        waited = max(0.0, took - computed - others - collected)
+        queued = getattr(_STEP, "queued", 0.0)
+        waited = max(0.0, took - computed - others - collected - queued)
+        # Preempted only (the machine's other jobs had the cores): it never waited of itself.
+        preempted = getattr(_STEP, "voluntary", None) == 0
         if computed >= CPU_STEP:
             kind = "a long computation on the event loop"
-        elif waited >= self.loop.slow_callback_duration and computed * WAITING_SHARE < waited:
+        elif not preempted and waited >= self.loop.slow_callback_duration and computed * WAITING_SHARE < waited:
             kind = "blocking call on the event loop"
         else:
             return  # computing, slowed down by a busy machine (or the garbage collector)
@@ -114,7 +122,8 @@ class LoopWatch(logging.Handler):
         with self._lock:
             self.slow.append(
                 f"{kind}: {record.getMessage()} (waited {waited:.3f} s, computed {computed:.3f} s, "
-                f"other threads computed {others:.3f} s, collected garbage {collected:.3f} s){where}"
+                f"other threads computed {others:.3f} s, collected garbage {collected:.3f} s, "
+                f"runnable in the run queue {queued:.3f} s){where}"
             )
 
     def _exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -150,17 +159,45 @@ def _time_steps() -> None:
 
     def timed(handle: asyncio.events.Handle) -> None:
         start, process = time.thread_time(), time.process_time()
+        queued, switches = _run_queue_wait(), _voluntary_switches()
         _RUNNING[threading.get_ident()] = [time.monotonic(), None]
         try:
             run(handle)
         finally:
             _STEP.cpu = time.thread_time() - start
             _STEP.process = time.process_time() - process
+            _STEP.queued = _run_queue_wait() - queued
+            _STEP.voluntary = None if switches is None else _voluntary_switches() - switches
             _STEP.stack = _RUNNING.pop(threading.get_ident(), [0, None])[1]
 
     timed._dbp_timed = True  # type: ignore[attr-defined]
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
     threading.Thread(target=_sample, daemon=True, name="dbp-loop-watch").start()
+
+
+def _run_queue_wait() -> float:
+    """Seconds this thread has stood runnable waiting for a core (Linux's schedstat; else 0)."""
+    fd = getattr(_STEP, "schedstat", None)
+    if fd is None:
+        try:
+            fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            fd = -1
+        _STEP.schedstat = fd
+    if fd < 0:
+        return 0.0
+    try:
+        return int(os.pread(fd, 64, 0).split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _voluntary_switches() -> int | None:
+    """How often this thread gave up its core by itself (it slept, or waited on I/O or a lock)."""
+    try:
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+    except (AttributeError, OSError):  # no RUSAGE_THREAD here
+        return None
 
 
 #: Thread id -> [when its running step began, the stack sampled once it ran past SLOW_CALLBACK].

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import time
 import warnings
 
@@ -59,6 +62,37 @@ def test_computing_is_not_waiting_up_to_its_own_limit(monkeypatch: pytest.Monkey
     monkeypatch.setattr(hygiene, "CPU_STEP", SLOW_CALLBACK)
     with pytest.raises(AssertionError, match="a long computation on the event loop"):
         _run(computes)
+
+
+STARVED = """
+import asyncio, os, subprocess, sys, time
+from tests.aio.test_hygiene import _compute, _run
+os.sched_setaffinity(0, {0})
+hog = subprocess.Popen([sys.executable, "-c", "while 1: pass"])  # on the same core
+os.setpriority(os.PRIO_PROCESS, 0, 19)  # a weight of 15 against the hog's 1024: ~1.5% of the core
+try:
+    time.sleep(0.2)
+    async def starved() -> None:
+        start = time.monotonic()
+        _compute(0.015)
+        print(f"wall {time.monotonic() - start:.3f}")
+    _run(starved)
+finally:
+    hog.kill()
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/thread-self/schedstat"),
+    reason="needs Linux's CPU affinity and schedstat",
+)
+def test_a_step_starved_of_the_cpu_is_no_blocking_call() -> None:
+    """A step that computes a little but waits long for a core (a loaded machine) passes: the
+    time it stood runnable in the run queue is not a wait of its own."""
+    result = subprocess.run([sys.executable, "-c", STARVED], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    wall = float(result.stdout.split()[-1])
+    assert wall > SLOW_CALLBACK, f"the step was not starved ({wall} s): the test proves nothing"
 
 
 def test_a_coroutine_never_awaited_fails() -> None:

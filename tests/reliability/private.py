@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import require_servers
+from tests.servers import drop_database, require_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "dbp"
@@ -48,6 +48,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter from /proc: ``T`` once every thread of it is stopped, ``None``
+    when it is gone, else a running thread's."""
+    states = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, IndexError):  # (a thread that ended meanwhile)
+            states.add((task / "stat").read_text().rpartition(")")[2].split()[0])
+    if not states:
+        return None
+    return "T" if states <= {"T", "t"} else sorted(states - {"T", "t"})[0]
 
 
 def _missing(what: str) -> None:
@@ -120,9 +132,8 @@ class PrivateServer:
             with admin.connect() as connection:
                 connection.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
             yield sa.make_url(self.url).set(database=name).render_as_string(hide_password=False)
-            with contextlib.suppress(Exception), admin.connect() as connection:
-                force = " WITH (FORCE)" if self.engine == "postgresql" else ""
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{force}")
+            with contextlib.suppress(Exception):
+                drop_database(admin, name)
         finally:
             admin.dispose()
 
@@ -143,10 +154,24 @@ class PrivateServer:
         return [self.process.pid] if self.process and self.process.poll() is None else []
 
     def freeze(self) -> None:
-        """SIGSTOP: the server keeps its sockets open but answers nothing (a hung host)."""
-        for pid in self.pids():
+        """SIGSTOP: the server keeps its sockets open but answers nothing (a hung host).
+
+        Returns once every process of the server is seen stopped: each thread stops when the
+        kernel next schedules it, which on a loaded machine is not at once.
+        """
+        pids = self.pids()
+        assert pids, "freeze: the private server is not running"
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):  # (a backend that ended meanwhile)
                 os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while (running := [pid for pid in pids if _state(pid) not in ("T", None)]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not running, f"freeze: processes {running} of the private server did not stop"
+
+    def states(self) -> dict[int, str | None]:
+        """Each process's state letter (``T``: stopped)."""
+        return {pid: _state(pid) for pid in self.pids()}
 
     def thaw(self) -> None:
         for pid in self.pids():

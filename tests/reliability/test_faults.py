@@ -497,8 +497,10 @@ def test_frozen_server_is_an_error_when_the_timeout_expires(request: pytest.Fixt
         FAULTS.append(f"{engine}: server frozen (SIGSTOP)")
         try:
             error, elapsed = bounded(lambda: q.count(), bound=30)
+            states = server.states()
         finally:
             server.thaw()
+        assert error is not None, f"count answered in {elapsed:.1f} s with the server frozen: {states}"
         assert_connection_error(error)
         assert elapsed < 15, f"the 2 s timeout took {elapsed:.1f} s"
         wait_for(lambda: _works(q), "the same connection to work again")

@@ -207,6 +207,12 @@ class SQLOperations:
         quoted = self.dialect.identifier_preparer.quote_identifier(name)
         return f"CREATE DATABASE {quoted}", f"DROP DATABASE IF EXISTS {quoted}"
 
+    def drop_database(self, admin: sa.engine.Engine, name: str) -> None:
+        """Drop the database called ``name`` (if it exists) on ``admin``'s server (an
+        AUTOCOMMIT engine)."""
+        with admin.connect() as connection:
+            connection.exec_driver_sql(self.database_statements(name)[1])
+
     def admin_urls(self, url: sa.engine.URL) -> list[sa.engine.URL]:
         """URLs on ``url``'s server to try, in order, for a connection that can create databases."""
         return [url.set(database=None)]
