@@ -339,8 +339,14 @@ def _stream_rows(connection: Any, statement: Any, batch_size: int, build: Callab
     options = {"dbp_read": True, "yield_per": batch_size}
     engine = _stream_engine(connection)
     with connection.guard(), engine.connect().execution_options(**options) as conn:
-        for row in conn.execute(statement):
-            yield build(row)
+        result = conn.execute(statement)
+        try:
+            for row in result:
+                yield build(row)
+        finally:
+            # A stream left early: its cursor is closed before its connection is reset, so an
+            # unbuffered driver (aiomysql) reads the rest of the result first, as it should.
+            result.close()
 
 
 def _stream_instances(connection: Any, statement: Any) -> Iterator[Any]:
