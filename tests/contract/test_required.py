@@ -86,6 +86,25 @@ def test_bulk_insert_counts_rows_across_batches(events):
         assert q.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ({"value": "x"}, "field 'value' of Event expects a number"),
+        ({"oid": 7}, "field 'oid' of Event expects a string"),
+    ],
+)
+def test_bulk_insert_names_the_row_of_a_refused_value(events, bad, problem):
+    """A value a column refuses (checked a column at a time on SQL) names its row, as a missing field does."""
+    q = events.q("Event")
+    size = events.db.features.bulk_batch_size
+    rows = [{"oid": f"E{i}", "value": float(i)} for i in range(size + 5)]
+    rows[size + 3] |= bad
+    error = refused(lambda: q.bulk_insert(rows), f"bulk_insert row {size + 3}: {problem}")
+    assert error.row == size + 3
+    if events.db.features.atomic_bulk:
+        assert q.count() == 2
+
+
 def test_bulk_insert_of_items_without_their_key(env):
     q = env.q("Item")
     refused(lambda: q.bulk_insert([{"oid": "A"}, {"mag": 1.0}]), "bulk_insert row 1:", "'oid'", "Item")

@@ -397,6 +397,14 @@ class RowWriter:
                         column = columns[shape.keys.index(null.key)]
                         row = first + _input_index(read, order, shape, values[column.index(None)])
                         raise ValidationError.of_row(row, self.checker.null_problem(null.key), what) from None
+                    except ValidationError as refused:
+                        # A column refused as a whole: the error names the first row refusing.
+                        found = self.checker.first_refused(shape.keys, columns, what)
+                        if found is None:
+                            raise
+                        index, problem = found
+                        row = first + _input_index(read, order, shape, values[index])
+                        raise ValidationError.of_row(row, problem, what) from refused.__cause__
                     checked.append((shape, columns, len(values)))
                 for shape, columns, n in checked:
                     written += self._write(connection, shape, columns, n)

@@ -211,6 +211,21 @@ class Checker:
                 values = [0.0 if v == 0 and type(v) is float else v for v in values]
         return values
 
+    def first_refused(
+        self, keys: Sequence[str], columns: Sequence[Sequence[Any]], what: str
+    ) -> tuple[int, str] | None:
+        """The index of the first row of ``columns`` (one per field of ``keys``) that
+        :meth:`row` refuses, and why (the error's text after ``what``); ``None`` if none is.
+
+        For a batch :meth:`column` refused as a whole: the slow path, taken on error only.
+        """
+        for index, row in enumerate(zip(*columns)):
+            try:
+                self.row(dict(zip(keys, row)), what)
+            except ValidationError as exc:
+                return index, str(exc).removeprefix(f"{what}: ")
+        return None
+
     def _datetime(self, key: str, values: Sequence[Any], what: str) -> Sequence[Any]:
         try:
             return self.datetime_rules[key].column(values)
