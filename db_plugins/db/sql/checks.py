@@ -211,9 +211,7 @@ class Checker:
                 values = [0.0 if v == 0 and type(v) is float else v for v in values]
         return values
 
-    def first_refused(
-        self, keys: Sequence[str], columns: Sequence[Sequence[Any]], what: str
-    ) -> tuple[int, str] | None:
+    def first_refused(self, keys: Sequence[str], columns: Sequence[Sequence[Any]], what: str) -> tuple[int, str] | None:
         """The index of the first row of ``columns`` (one per field of ``keys``) that
         :meth:`row` refuses, and why (the error's text after ``what``); ``None`` if none is.
 
