@@ -21,6 +21,7 @@ from .base import (
     INVALID,
     RETRY,
     UNSUPPORTED,
+    DriverRead,
     InsertShape,
     SQLOperations,
     released_after,
@@ -162,6 +163,9 @@ class MySQLOperations(SQLOperations):
             )
             cursor.close()
 
+    def driver_read(self, driver: str) -> DriverRead | None:
+        return _aiomysql_read if driver == "aiomysql" else None
+
     def detect(self, connection: sa.engine.Connection) -> None:
         names = set(
             connection.exec_driver_sql(
@@ -240,6 +244,17 @@ class MySQLOperations(SQLOperations):
             parts = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
             shape.cache["multirow"] = parts
         return parts if parts[1] else None
+
+
+async def _aiomysql_read(adapter: Any, sql: str, params: Sequence[Any]) -> Any:
+    """aiomysql's cursor, opened, run, read and closed in one coroutine (the adapter awaits each
+    step from the greenlet in turn). Its cursor class is the adapter's: the one that does not
+    ask the server for warnings after a statement that left some."""
+    cursor = await adapter.driver_connection.cursor(adapter.dbapi.Cursor)
+    await cursor.execute(sql, params)
+    rows = await cursor.fetchall()
+    await cursor.close()
+    return rows
 
 
 def _escape_bytes_as_pymysql(connection: Any) -> None:
