@@ -103,3 +103,23 @@ def test_a_row_giving_no_column_upserts(engine, tmp_path):
         assert db.query(Bare).bulk_insert([{"id": 100}, {}], on_conflict="ignore", conflict_on="id") == 2
         assert db.query(Bare).bulk_insert([{"id": 100}], on_conflict="ignore") == 0
         assert len([b.id for b in db.query(Bare).find_all(paginate=False)]) == 2
+
+
+def test_mysql_binary_string_comparisons_keep_statements_cacheable():
+    """``CONVERT(x USING utf8mb4)`` (MySQL's exact string order and equality) has a cache key: a
+    statement holding one is compiled once per shape, not at every call."""
+    from sqlalchemy.dialects import mysql
+
+    ops = dialect_for(mysql.pymysql.dialect())[1]
+    table = sa.table("t", sa.column("a", sa.String), sa.column("b", sa.String))
+
+    def statement(column: str, value: str) -> sa.Select:
+        return (
+            sa.select(table)
+            .where(ops.string_equals(table.c[column], value))
+            .order_by(ops.binary_string(table.c[column]))
+        )
+
+    first, same, other = (statement(*args)._generate_cache_key() for args in (("a", "x"), ("a", "y"), ("b", "x")))
+    assert first is not None and first.key == same.key and first.key != other.key
+    assert [p.value for p in same.bindparams] == ["y", "y"]

@@ -112,7 +112,10 @@ async def spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     error = result.error
     if error is not None:
         result.error = None
-        raise error
+        try:
+            raise error
+        finally:
+            error = None  # (no cycle through this frame, which its traceback holds)
     value, result.value = result.value, None
     return value  # type: ignore[no-any-return]
 
@@ -142,20 +145,30 @@ class TaskLocal:
         object.__setattr__(self, "_by_task", weakref.WeakKeyDictionary())
         object.__setattr__(self, "_thread", threading.local())
 
-    def _space(self) -> Any:
+    def _space(self, create: bool) -> dict[str, Any]:
         try:
             task = asyncio.current_task()
         except RuntimeError:  # no loop in this thread
             task = None
         if task is None:
             return self._thread.__dict__
-        return self._by_task.setdefault(task, {})
+        # (Looked up before it is made: setdefault would make a dict and a weak reference per read.)
+        space = self._by_task.get(task)
+        if space is None:
+            if not create:
+                return _NOTHING
+            space = self._by_task[task] = {}
+        return space  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self._space()[name]
+            return self._space(False)[name]
         except KeyError:
             raise AttributeError(name) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._space()[name] = value
+        self._space(True)[name] = value
+
+
+#: What a task that has set nothing reads (never written to).
+_NOTHING: dict[str, Any] = {}

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ....errors import IntegrityError
 from .base import (
@@ -76,6 +77,9 @@ class _Utf8mb4(ColumnElement):
     """``CONVERT(expr USING utf8mb4)``, so a binary utf8mb4 collation applies to any column charset."""
 
     inherit_cache = True
+    # What its cache key is made of: without it a statement holding one has none, and is
+    # compiled anew at every call (string filters, keyset pages ordered by a string).
+    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, expr: ColumnElement) -> None:
         self.expr = expr
