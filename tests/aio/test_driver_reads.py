@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 import db_plugins
+from db_plugins.db.base.bridge import spawn
 from db_plugins.db.sql.aio import DriverReadPool
 from db_plugins.db.sql.execute import ReadPool
 from tests.aio.conftest import AioEnv
@@ -187,3 +188,24 @@ async def test_a_cancelled_direct_read_gives_up_its_connection(aenv: AioEnv) -> 
                 break
         assert in_flight, "no read was cancelled while the driver had it"
         assert all(isinstance(reason, asyncio.CancelledError) for reason in given_up)
+
+
+async def test_an_insert_returning_runs_on_the_read_pool_and_a_duplicate_is_refused(aenv: AioEnv) -> None:
+    """``Executor.run`` takes any compiled statement that returns rows: an ``INSERT … RETURNING``
+    commits at once on the read pool's autocommit connections, on the driver's path as on the
+    adapter's, and a unique violation is a DuplicateKeyError with the driver's error chained."""
+    async with aenv.connect() as db:
+        if not db.sync.read_engine.dialect.insert_returning:
+            pytest.skip(f"{aenv.engine}: no INSERT … RETURNING on this server")
+        table = aenv.models.Item.__table__
+        stmt = sa.insert(table).values(oid=sa.bindparam("oid"), n=sa.bindparam("n")).returning(table.c.oid, table.c.n)
+        executor = db.sync.executor
+        compiled = await spawn(executor.prepare, stmt)
+        for i in range(3):  # the adapter's run, then the driver's
+            rows = await spawn(executor.run, compiled, {**compiled.defaults, "oid": f"r{i}", "n": i})
+            assert [tuple(row) for row in rows] == [(f"r{i}", i)]
+        with pytest.raises(db_plugins.DuplicateKeyError) as info:
+            await spawn(executor.run, compiled, {**compiled.defaults, "oid": "r1", "n": 9})
+        assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
+    stored = await asyncio.to_thread(aenv.sync.query(aenv.models.Item).paginate, order_by="oid")
+    assert [(i.oid, i.n) for i in stored] == [("r0", 0), ("r1", 1), ("r2", 2)]
