@@ -15,7 +15,9 @@ block's session, so a read sees the block's writes. With ``REPLICAS``
 configured, :class:`~.replicas.Replicas` chooses the engine a read outside a
 transaction runs on (a replica, or the primary when none is up or the thread
 is in ``db.primary()``) and the same compiled statement runs on that engine's
-pool. An asyncio executor runs the same compiled statements too.
+pool. On the asyncio API the same executor runs them, through a read pool
+(:class:`~.aio.DriverReadPool`) whose :meth:`ReadPool.read` sends them to the
+async driver's own connection.
 """
 
 from __future__ import annotations
