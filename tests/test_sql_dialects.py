@@ -140,3 +140,23 @@ def test_postgresql_drops_a_database_once_autovacuum_lets_it_go(monkeypatch):
     with pytest.raises(sa.exc.ProgrammingError):
         ops.drop_database(other, "gone")
     assert len(other.sent) == 1
+
+
+def test_mysql_binary_string_comparisons_keep_statements_cacheable():
+    """``CONVERT(x USING utf8mb4)`` (MySQL's exact string order and equality) has a cache key: a
+    statement holding one is compiled once per shape, not at every call."""
+    from sqlalchemy.dialects import mysql
+
+    ops = dialect_for(mysql.pymysql.dialect())[1]
+    table = sa.table("t", sa.column("a", sa.String), sa.column("b", sa.String))
+
+    def statement(column: str, value: str) -> sa.Select:
+        return (
+            sa.select(table)
+            .where(ops.string_equals(table.c[column], value))
+            .order_by(ops.binary_string(table.c[column]))
+        )
+
+    first, same, other = (statement(*args)._generate_cache_key() for args in (("a", "x"), ("a", "y"), ("b", "x")))
+    assert first is not None and first.key == same.key and first.key != other.key
+    assert [p.value for p in same.bindparams] == ["y", "y"]

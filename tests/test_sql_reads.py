@@ -139,3 +139,33 @@ def test_reads_hand_their_connection_back_ready_for_transactions(engine, tmp_pat
                 dbapi = conn.connection.dbapi_connection
                 mode = getattr(dbapi, "get_autocommit", None)  # PyMySQL
                 assert (mode() if mode else dbapi.autocommit) is False
+
+
+def test_a_page_of_instances_is_built_without_the_cyclic_collector():
+    """A hundred instances are enough containers to set the collector off; it walks the live
+    page into older generations (and every few hundred pages the whole heap). Paused while a
+    page is built, it runs no collection there; a collector the application disabled stays so."""
+    import gc
+
+    mapper = sa.inspect(Parent)
+    loader = InstanceLoader.for_mapper(mapper, Parent.__table__, dict(Parent.__table__.c))
+    rows = [(i, f"p{i}") for i in range(1000)]
+    runs: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        page = loader.many(rows)
+        assert runs == [] and gc.isenabled()
+        assert [(p.id, p.name) for p in page[:2]] == [(0, "p0"), (1, "p1")]
+        gc.disable()
+        try:
+            loader.many(rows)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(count)

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ...errors import ConfigError
-from ..base.bridge import TaskLocal
+from ..base.bridge import TaskLocal, wait
 from .config import SQLConfig
 from .connection import SQLConnection
 from .dialects import dialect_for
+from .dialects.base import DriverRead
+from .execute import Compiled, ReadPool
 
-__all__ = ["AsyncSQLConnection", "async_url"]
+__all__ = ["AsyncSQLConnection", "DriverReadPool", "async_url"]
 
 #: The dialects' default ``connect_args`` are the sync drivers' (libpq, PyMySQL): what each async
 #: driver calls those it has; the others are left out. A user's ``connect_args`` pass on, those
@@ -79,6 +82,33 @@ def _connect(timeout_arg: str | None, dialect: Any, record: Any, cargs: Any, cpa
             timer.cancel()
 
 
+class DriverReadPool(ReadPool):
+    """A :class:`ReadPool` whose reads run on the async driver's own connection.
+
+    The compiled SQL goes straight to the driver (``read``: the dialect's
+    :meth:`~.dialects.base.SQLOperations.driver_read`) and is awaited once from
+    the greenlet: SQLAlchemy's DBAPI adapter, its cursor, its mutex and its row
+    buffer are skipped. What the adapter does besides stays: its translation of
+    the driver's errors to DBAPI ones (so the same db_plugins errors result), the
+    connection's codecs and session settings (set up through it at connect), and
+    the first run of each statement, whose cursor description gives the result
+    processors.
+    """
+
+    def __init__(self, engine: sa.engine.Engine, features: Any, keep: bool, read: DriverRead) -> None:
+        super().__init__(engine, features, keep)
+        self._read = read
+
+    def read(self, raw: Any, compiled: Compiled, params: Any) -> Sequence[Any]:
+        if compiled.columns is None:
+            return super().read(raw, compiled, params)
+        adapter = raw.dbapi_connection
+        try:
+            return wait(self._read(adapter, compiled.sql, params))
+        except Exception as exc:
+            adapter._handle_exception(exc)  # raises it as the adapter's DBAPI error (or as it is)
+
+
 class AsyncSQLConnection(SQLConnection):
     """A :class:`SQLConnection` whose engine runs an asyncio driver (open and use it under ``spawn``)."""
 
@@ -101,6 +131,12 @@ class AsyncSQLConnection(SQLConnection):
         timeout_arg = (renames or {}).get("connect_timeout")
         sa.event.listen(engine, "do_connect", functools.partial(_connect, timeout_arg))
         return engine
+
+    def _read_pool(self, engine: sa.engine.Engine, keep: bool) -> ReadPool:
+        read = self.ops.driver_read(engine.dialect.driver)
+        if read is None:
+            return super()._read_pool(engine, keep)
+        return DriverReadPool(engine, self.features, keep, read)
 
     def _new_local(self) -> Any:
         return TaskLocal()

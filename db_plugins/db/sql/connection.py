@@ -156,7 +156,7 @@ class SQLConnection(DatabaseConnection):
             read_options = {**options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
             read_engine = self._create_engine(url, read_options)
             self._prepare_engine(read_engine)
-        self._read_pools[read_engine] = ReadPool(read_engine, self.features, keep=read_engine is not engine)
+        self._read_pools[read_engine] = self._read_pool(read_engine, keep=read_engine is not engine)
         self._transactional[read_engine] = engine
         return engine, read_engine
 
@@ -164,6 +164,10 @@ class SQLConnection(DatabaseConnection):
         self.ops.on_engine(engine)
         datetimes.install(engine, self.ops)
         self.ops.ping_idle_connections(engine)
+
+    def _read_pool(self, engine: sa.engine.Engine, keep: bool) -> ReadPool:
+        # The asyncio connection's reads skip the driver's DBAPI adapter here.
+        return ReadPool(engine, self.features, keep)
 
     def transactional(self, read_engine: sa.engine.Engine) -> sa.engine.Engine:
         """The engine of the same server as ``read_engine`` whose connections open transactions."""

@@ -15,7 +15,9 @@ block's session, so a read sees the block's writes. With ``REPLICAS``
 configured, :class:`~.replicas.Replicas` chooses the engine a read outside a
 transaction runs on (a replica, or the primary when none is up or the thread
 is in ``db.primary()``) and the same compiled statement runs on that engine's
-pool. An asyncio executor runs the same compiled statements too.
+pool. On the asyncio API the same executor runs them, through a read pool
+(:class:`~.aio.DriverReadPool`) whose :meth:`ReadPool.read` sends them to the
+async driver's own connection.
 """
 
 from __future__ import annotations
@@ -170,17 +172,10 @@ class Executor:
             raw = pool.get()
         except sa.exc.SQLAlchemyError as exc:
             raise connection.translated(exc) from exc
-        cursor = None
         try:
-            cursor = raw.dbapi_connection.cursor()
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-            processors = compiled.columns
-            if processors is None:
-                processors = compiled.processors(dialect, cursor.description)
-            cursor.close()
+            rows = pool.read(raw, compiled, params)
         except dialect.loaded_dbapi.Error as exc:
-            wrapped = _wrapped(exc, raw, cursor, compiled.sql, params, dialect)
+            wrapped = _wrapped(exc, raw, compiled.sql, params, dialect)
             raise connection.translated(wrapped) from wrapped
         except BaseException as exc:
             if is_exit_exception(exc):
@@ -191,6 +186,7 @@ class Executor:
             raise
         finally:
             pool.put(raw)
+        processors = compiled.columns
         if processors:
             rows = [_processed(row, processors) for row in rows]
         return rows
@@ -294,6 +290,17 @@ class ReadPool:
         else:
             self._idle.append((raw, time.monotonic()))
 
+    def read(self, raw: Any, compiled: Compiled, params: Any) -> Sequence[Any]:
+        """The rows of ``compiled`` run with ``params`` on ``raw`` (raw: not processed), through
+        the DBAPI connection's cursor; the first run of a statement finds its result processors."""
+        cursor = raw.dbapi_connection.cursor()
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+        if compiled.columns is None:
+            compiled.processors(self.dialect, cursor.description)
+        cursor.close()
+        return rows
+
     def close(self) -> None:
         """Hand every idle connection back to the engine's pool."""
         self._closed = True
@@ -313,11 +320,9 @@ class ReadPool:
             return False
 
 
-def _wrapped(
-    exc: BaseException, raw: Any, cursor: Any, sql: str, params: Any, dialect: sa.engine.Dialect
-) -> sa.exc.DBAPIError:
+def _wrapped(exc: BaseException, raw: Any, sql: str, params: Any, dialect: sa.engine.Dialect) -> sa.exc.DBAPIError:
     """A driver error as SQLAlchemy raises it (the connection given up when it is lost)."""
-    disconnect = dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
+    disconnect = dialect.is_disconnect(exc, raw.dbapi_connection, None)
     if disconnect:
         raw.invalidate(exc)
     wrapped = sa.exc.DBAPIError.instance(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ __all__ = [
     "SQLOperations",
     "OnConflictOperations",
     "InsertShape",
+    "DriverRead",
     "DUPLICATE",
     "INTEGRITY",
     "CONNECTION",
@@ -149,6 +150,12 @@ class SQLFeatures(BaseFeatures):
         self.name = dialect.name
         self.returning = bool(getattr(dialect, "insert_returning", False))
         self.update_returning = bool(getattr(dialect, "update_returning", False))
+
+
+#: ``read(adapter, sql, params)``: the rows of one statement (compiled for the adapter's dialect),
+#: awaited from the driver connection under SQLAlchemy's DBAPI ``adapter``. A driver's error
+#: is raised as it is: the caller has the adapter translate it.
+DriverRead = Callable[[Any, str, Any], Awaitable[Sequence[Any]]]
 
 
 class InsertShape(Protocol):
@@ -366,6 +373,14 @@ class SQLOperations:
         transactions' own locks (SQLite's ``BEGIN IMMEDIATE`` serializes writers).
         """
         yield
+
+    # -- the asyncio API --------------------------------------------------------
+
+    def driver_read(self, driver: str) -> DriverRead | None:
+        """How the asyncio ``driver`` runs one compiled read on its own connection, skipping
+        SQLAlchemy's DBAPI adapter (its cursor, mutex and row buffer cost more than the
+        driver's call on a one-row read); ``None``: through the adapter's cursor."""
+        return None
 
     # -- errors -----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ....errors import IntegrityError
 from .base import (
@@ -21,6 +22,7 @@ from .base import (
     INVALID,
     RETRY,
     UNSUPPORTED,
+    DriverRead,
     InsertShape,
     SQLOperations,
     released_after,
@@ -75,6 +77,9 @@ class _Utf8mb4(ColumnElement):
     """``CONVERT(expr USING utf8mb4)``, so a binary utf8mb4 collation applies to any column charset."""
 
     inherit_cache = True
+    # What its cache key is made of: without it a statement holding one has none, and is
+    # compiled anew at every call (string filters, keyset pages ordered by a string).
+    _traverse_internals = [("expr", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, expr: ColumnElement) -> None:
         self.expr = expr
@@ -162,6 +167,9 @@ class MySQLOperations(SQLOperations):
             )
             cursor.close()
 
+    def driver_read(self, driver: str) -> DriverRead | None:
+        return _aiomysql_read if driver == "aiomysql" else None
+
     def detect(self, connection: sa.engine.Connection) -> None:
         names = set(
             connection.exec_driver_sql(
@@ -240,6 +248,17 @@ class MySQLOperations(SQLOperations):
             parts = (match.group(1) % (), match.group(2), match.group(3) % ()) if match else ("", "", "")
             shape.cache["multirow"] = parts
         return parts if parts[1] else None
+
+
+async def _aiomysql_read(adapter: Any, sql: str, params: Sequence[Any]) -> Any:
+    """aiomysql's cursor, opened, run, read and closed in one coroutine (the adapter awaits each
+    step from the greenlet in turn). Its cursor class is the adapter's: the one that does not
+    ask the server for warnings after a statement that left some."""
+    cursor = await adapter.driver_connection.cursor(adapter.dbapi.Cursor)
+    await cursor.execute(sql, params)
+    rows = await cursor.fetchall()
+    await cursor.close()
+    return rows
 
 
 def _escape_bytes_as_pymysql(connection: Any) -> None:

@@ -12,7 +12,7 @@ import itertools
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from .base import (
     INVALID,
     RETRY,
     UNSUPPORTED,
+    DriverRead,
     InsertShape,
     OnConflictOperations,
     released_after,
@@ -170,6 +171,9 @@ class PostgreSQLOperations(OnConflictOperations):
             # data_exception (too long, out of range): psycopg2 says DataError, asyncpg's adapter only Error.
             return INVALID
         return None
+
+    def driver_read(self, driver: str) -> DriverRead | None:
+        return _asyncpg_read if driver == "asyncpg" else None
 
     # -- bulk_insert: COPY ----------------------------------------------------------
 
@@ -386,6 +390,14 @@ def _copy_binary(
         raise sa.exc.DBAPIError.instance(
             f"COPY {table} FROM STDIN (binary)", None, exc, dbapi.Error, dialect=connection.dialect
         ) from exc
+
+
+def _asyncpg_read(adapter: Any, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
+    """asyncpg's ``fetch``: the statement prepared once per connection in asyncpg's own cache
+    (the adapter keeps a cache of its own, and parses each statement's status). The SQL is the
+    asyncpg dialect's (``$n`` parameters, typed by casts); the reads run in autocommit mode, so
+    no transaction is begun first, as the adapter would not either."""
+    return adapter.driver_connection.fetch(sql, *params)
 
 
 #: Per driver, how ``fast_insert`` sends rows by ``COPY``.

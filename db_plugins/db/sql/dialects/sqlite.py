@@ -5,14 +5,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from .base import CONNECTION, DUPLICATE, INTEGRITY, INVALID, RETRY, UNSUPPORTED, InsertShape, OnConflictOperations
+from .base import (
+    CONNECTION,
+    DUPLICATE,
+    INTEGRITY,
+    INVALID,
+    RETRY,
+    UNSUPPORTED,
+    DriverRead,
+    InsertShape,
+    OnConflictOperations,
+)
 from .base import SQLFeatures as _Base
 
 __all__ = ["SQLiteFeatures", "SQLiteOperations"]
@@ -127,6 +137,9 @@ class SQLiteOperations(OnConflictOperations):
             return result.rowcount  # summed over the rows; a skipped row changes nothing
         return n
 
+    def driver_read(self, driver: str) -> DriverRead | None:
+        return _aiosqlite_read if driver == "aiosqlite" else None
+
     def on_engine(self, engine: sa.engine.Engine) -> None:
         # pysqlite's own transaction handling starts DEFERRED transactions late;
         # we take over BEGIN so writers lock up front (no SQLITE_BUSY on upgrade)
@@ -179,6 +192,12 @@ class SQLiteOperations(OnConflictOperations):
         if "Error binding parameter" in text:  # a Python type sqlite3 has no adapter for
             return INVALID
         return None
+
+
+def _aiosqlite_read(adapter: Any, sql: str, params: Sequence[Any]) -> Awaitable[Any]:
+    """aiosqlite's ``execute_fetchall``: execute and fetch in one trip to the connection's
+    thread (the adapter's cursor takes four: open, execute, fetch, close)."""
+    return adapter.driver_connection.execute_fetchall(sql, params)
 
 
 def _foreign_keys(connection: sa.Connection, on: bool) -> None:
