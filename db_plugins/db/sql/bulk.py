@@ -55,7 +55,7 @@ from ..generic import batched, resolve_conflict_on
 from .checks import Checker, NullInColumn
 from .dialects.base import SQLFeatures, SQLOperations
 
-__all__ = ["batched", "RowWriter", "update_rows"]
+__all__ = ["batched", "default_filler", "RowWriter", "update_rows"]
 
 UPDATE_BATCH = 500
 
@@ -86,7 +86,7 @@ class _Shape:
             elif column.default is None or column.table is not table:
                 continue
             else:
-                fill = _default_filler(column.default)
+                fill = default_filler(column.default)
                 if fill is None:
                     self.fast = False  # a SQL expression, a sequence, a context-sensitive callable
                     continue
@@ -179,7 +179,7 @@ class _Shape:
         return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
+def default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     """A function giving ``n`` values of a Python-side column default, or ``None``."""
     if getattr(default, "is_scalar", False):
         value = default.arg
