@@ -172,7 +172,7 @@ class PostgreSQLOperations(OnConflictOperations):
             binary = copy is _copy_binary
             encoders = shape.cache[key] = [_CopyColumn(c, binary, connection.dialect) for c in shape.all_columns]
         encoded = []
-        native = True  # (binary) asyncpg's own codecs send every value as db-plugins' would
+        native = True  # (binary) asyncpg's own codecs send every value as db-plugins' do
         for encoder, values in zip(encoders, shape.processed(columns)):
             ready = encoder.encode(values)
             if ready is None:
@@ -180,10 +180,12 @@ class PostgreSQLOperations(OnConflictOperations):
             native = native and encoder.exact_natively(ready)
             encoded.append(ready)
         rows = zip(*encoded)
+        if native and copy is _copy_binary:
+            copy = functools.partial(_copy_binary, native=True)
         preparer = connection.dialect.identifier_preparer
         names = [c.name for c in shape.all_columns]
         if shape.mode == "error":
-            copy(connection, shape.table.name, shape.table.schema, names, rows, native)
+            copy(connection, shape.table.name, shape.table.schema, names, rows)
             return n
         # COPY cannot skip or update conflicting rows: stage the rows, then one
         # INSERT ... SELECT ... ON CONFLICT moves them.
@@ -196,7 +198,7 @@ class PostgreSQLOperations(OnConflictOperations):
             f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {quoted} "
             f"FROM {preparer.format_table(shape.table)} WITH NO DATA"
         )
-        copy(connection, stage, None, names, rows, native)
+        copy(connection, stage, None, names, rows)
         staged = sa.table(stage, *(sa.column(c.name) for c in shape.all_columns))
         stmt = shape.statement([c.key for c in shape.columns])
         stmt = stmt.from_select([c.key for c in shape.all_columns], sa.select(*staged.c))
@@ -375,15 +377,9 @@ class _CsvStream:
 
 
 def _copy_csv(
-    connection: sa.Connection,
-    table: str,
-    schema: str | None,
-    names: list[str],
-    rows: Iterator[tuple[Any, ...]],
-    native: bool = False,
+    connection: sa.Connection, table: str, schema: str | None, names: list[str], rows: Iterator[tuple[Any, ...]]
 ) -> None:
-    """psycopg2: ``copy_expert`` of CSV on the transaction's own driver connection, errors as
-    SQLAlchemy's (``native``: a binary COPY's, unused)."""
+    """psycopg2: ``copy_expert`` of CSV on the transaction's own driver connection, errors as SQLAlchemy's."""
     preparer = connection.dialect.identifier_preparer
     target = preparer.quote(table) if schema is None else f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"
     sql = f"COPY {target} ({', '.join(map(preparer.quote, names))}) FROM STDIN WITH (FORMAT csv)"
