@@ -507,7 +507,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
             # The unique index arbitrates between concurrent creators: no lock needed.
             try:
-                created = self._insert_unless_stored({**filter_by, **checked}, filter_by.keys())
+                created = self._insert_unless_stored(filter_by, checked)
                 if created is not None:
                     return created, True
                 return self.insert({**filter_by, **checked}), True
@@ -553,11 +553,12 @@ class SQLQuery(BaseQuery[Any, Any]):
                     return found[0], False
         raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} conflicts with another row")
 
-    def _insert_unless_stored(self, values: dict[str, Any], fields: Any) -> Any:
-        """A new instance of ``values``, inserted in one statement that creates no row when one with
-        the same key is stored (``ops.insert_unless_stored``: ``INSERT ... ON CONFLICT (key) DO
-        NOTHING RETURNING``, or a plain ``INSERT ... RETURNING``); ``None`` where the engine has no
-        RETURNING or the statement needs SQLAlchemy's execution (see :meth:`_create_statement`).
+    def _insert_unless_stored(self, filter_by: Mapping[str, Any], checked: dict[str, Any]) -> Any:
+        """A new instance of ``filter_by``'s values and the ``checked`` defaults, inserted in one
+        statement that creates no row when one with the same key is stored
+        (``ops.insert_unless_stored``: ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``, or
+        a plain ``INSERT ... RETURNING``); ``None`` where the engine has no RETURNING or the
+        statement needs SQLAlchemy's execution (see :meth:`_create_statement`).
 
         A key already stored raises :class:`DuplicateKeyError`, as a plain insert
         would; a conflict on another unique key raises it too, from the database.
@@ -565,7 +566,9 @@ class SQLQuery(BaseQuery[Any, Any]):
         features = self.features
         if not features.returning or not features.autocommit_pool or self._loader is None:
             return None
-        row = self._checker.row(values, "get_or_create")
+        row = self._checker.row({k: v for k, v in filter_by.items() if k not in checked}, "get_or_create")
+        row.update(checked)
+        fields = filter_by.keys()
         key = next(key for key in self._unique_keys if key <= fields)
         shape = (key, tuple(row))
         prepared = self._creates.get(shape, False)
@@ -584,7 +587,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         # round trip, with no BEGIN before it nor COMMIT after.
         stored = self.executor.run(compiled, params, primary=True)
         if not stored:
-            raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} is already stored")
+            raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(row)} is already stored")
         return self._loader(stored[0])
 
     def _create_statement(self, key: frozenset[str], fields: tuple[str, ...]) -> Any:
