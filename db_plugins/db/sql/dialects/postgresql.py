@@ -286,13 +286,17 @@ class _CopyColumn:
             self.accept = _finite
         elif isinstance(base, sa.DateTime):
             allowed.add(dt.datetime)
-            self.infinities = _DATETIME_INFINITIES
             rule = None if dialect is None else datetime_rule(column.type, dialect)
-            if not base.timezone and rule is None:
-                # COPY ignores an offset given to a timestamp column. The bind processor of
-                # db-plugins' datetimes has converted every value to naive UTC; this guards a
-                # column type that did not.
-                self.accept = _naive
+            if rule is not None:
+                # db-plugins' bind processor has made every value naive UTC, or aware in UTC
+                # (timestamptz): compared with the edges of the same kind, a pass in C each.
+                self.infinities = _AWARE_INFINITIES if rule.aware else _NAIVE_INFINITIES
+            else:
+                self.infinities = _NAIVE_INFINITIES + _AWARE_INFINITIES
+                if not base.timezone:
+                    # COPY ignores an offset given to a timestamp column: this guards a
+                    # column type whose bind processor did not convert the values.
+                    self.accept = _naive
         elif isinstance(base, sa.Date):
             allowed.add(dt.date)
             self.infinities = (dt.date.max, dt.date.min)
@@ -340,13 +344,9 @@ _NATIVE_CODECS = (
     sa.LargeBinary,
     sa.Uuid,
 )
-#: The datetimes asyncpg's codecs send as 'infinity' and '-infinity' (naive, and aware at the same instants).
-_DATETIME_INFINITIES = (
-    dt.datetime.max,
-    dt.datetime.min,
-    dt.datetime.max.replace(tzinfo=dt.UTC),
-    dt.datetime.min.replace(tzinfo=dt.UTC),
-)
+#: The datetimes asyncpg's codecs send as 'infinity' and '-infinity', naive and aware.
+_NAIVE_INFINITIES = (dt.datetime.max, dt.datetime.min)
+_AWARE_INFINITIES = (dt.datetime.max.replace(tzinfo=dt.UTC), dt.datetime.min.replace(tzinfo=dt.UTC))
 
 #: Column types whose INSERT parameter is cast from a string by the server (binary COPY
 #: would hand the string to the type's binary codec instead).
