@@ -330,6 +330,35 @@ def test_aware_values_keep_bulk_inserts_fast_path(env, moments, monkeypatch):
     assert got == [(stored(env, "t", v), stored(env, "t", v).replace(tzinfo=UTC)) for v in WRITTEN]
 
 
+def test_instants_next_to_the_first_and_last_are_stored_as_themselves(env, moments):
+    """A microsecond after year 1's first instant and before year 9999's last, written by
+    bulk_insert (on asyncpg, a batch without those two goes by its own codecs, in C) and
+    read back on this API and the sync one."""
+    values = [
+        dt.datetime(1, 1, 1, 0, 0, 0, 1000),  # (milliseconds on Mongo)
+        dt.datetime(9999, 12, 31, 23, 59, 59, 998000),
+        dt.datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
+        dt.datetime(9999, 12, 31, 23, 59, 58, tzinfo=UTC),
+        dt.datetime(2024, 6, 1, 12, 0, 0, 123000, tzinfo=PLUS2),
+    ]
+    tz = {"tz": None} if env.is_sql else {}
+    rows = [{"id": i, "t": v, "t0": v, **tz} for i, v in enumerate(values)]
+    if env.is_sql:
+        for row in rows:
+            row["tz"] = row["t"]
+    assert moments.bulk_insert([dict(r) for r in rows]) == len(rows)
+    expected = [tuple(stored(env, f, v) for f in FIELDS) for v in values]
+    other = env.reconnect()  # the sync API on every run
+    try:
+        for q in (moments, other.query(env.model("Moment"))):
+            got = list(q.find_all(paginate=False, order_by="id"))
+            assert [tuple(getattr(m, f) for f in FIELDS) for m in got] == expected
+            if env.is_sql:
+                assert [m.tz for m in got] == [stored(env, "t", v).replace(tzinfo=UTC) for v in values]
+    finally:
+        other.close()
+
+
 def test_keyset_cursor_values_are_instants(env, moments):
     from db_plugins.pagination import Cursor, encode_cursor, order_fingerprint
 

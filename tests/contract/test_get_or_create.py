@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +40,34 @@ def test_a_taken_key_with_other_values_is_a_conflict(env):
     with pytest.raises(db_plugins.DuplicateKeyError, match="Item"):
         q.get_or_create({"oid": "A", "mag": 1.0})
     assert q.count() == 1 and q.find_one({"oid": "A"}).mag == 2.0
+
+
+def test_a_miss_stores_what_insert_stores(env):
+    """The row a miss creates reads back as the same row inserted would: the values sent
+    (a datetime, a big int, a float, a string beyond ASCII) and the field defaults."""
+    q = env.q("Sample")
+    q.delete(all=True)
+    values = {"i": 2**63 - 1, "f": 0.1, "s": "naïve ☃", "b": True, "t": dt.datetime(9999, 12, 31, 23, 59, 59, 999000)}
+    made, created = q.get_or_create({"id": 1}, **values)
+    q.insert({"id": 2, **values})
+    created_row, inserted_row = q.find_one({"id": 1}), q.find_one({"id": 2})
+    assert created is True
+    for field in values:
+        assert getattr(made, field) == getattr(created_row, field) == getattr(inserted_row, field), field
+    item, created = env.q("Item").get_or_create({"oid": "D"}, mag=2.5)
+    assert created and item.n == 0 and env.q("Item").find_one({"oid": "D"}).n == 0  # the field's default
+    q.delete(all=True)
+
+
+def test_a_conflict_on_another_unique_key(env):
+    """The filter's key is free but another unique field's value is taken: nothing is created."""
+    q = env.q("TwoKeys")
+    q.insert({"key": "a", "code": "c"})
+    with pytest.raises(db_plugins.DuplicateKeyError, match="TwoKeys"):
+        q.get_or_create({"key": "b"}, code="c")
+    found, created = q.get_or_create({"key": "a"}, code="c")
+    assert not created and found.code == "c"
+    assert q.count() == 1
 
 
 def test_bad_filter(env):

@@ -55,7 +55,7 @@ from ..generic import batched, resolve_conflict_on
 from .checks import Checker, NullInColumn
 from .dialects.base import SQLFeatures, SQLOperations
 
-__all__ = ["batched", "RowWriter", "update_rows"]
+__all__ = ["batched", "default_filler", "RowWriter", "update_rows"]
 
 UPDATE_BATCH = 500
 
@@ -86,7 +86,7 @@ class _Shape:
             elif column.default is None or column.table is not table:
                 continue
             else:
-                fill = _default_filler(column.default)
+                fill = default_filler(column.default)
                 if fill is None:
                     self.fast = False  # a SQL expression, a sequence, a context-sensitive callable
                     continue
@@ -179,7 +179,7 @@ class _Shape:
         return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _default_filler(default: Any) -> Callable[[int], list[Any]] | None:
+def default_filler(default: Any) -> Callable[[int], list[Any]] | None:
     """A function giving ``n`` values of a Python-side column default, or ``None``."""
     if getattr(default, "is_scalar", False):
         value = default.arg
@@ -268,14 +268,24 @@ class RowWriter:
         target: tuple[str, ...],
         normalize: Callable[[Any], dict[str, Any]],
         what: str,
+        whole: bool = False,
     ) -> tuple[dict[_Shape, list[tuple[Any, ...]]], list[_Shape] | None]:
         """One batch: value tuples (in their shape's field order) grouped by shape,
         and the shape of each row in input order once there is more than one shape.
 
         Each row's values are copied out as it is read (a generator may reuse
         its dict). In the common case -- every row giving the same fields -- a
-        row costs one ``len`` and one ``itemgetter`` call.
+        row costs one ``len`` and one ``itemgetter`` call; from a list (``whole``:
+        its dicts are read once each, as they are), each of these runs over the
+        batch in C.
         """
+        if whole:
+            batch = list(itertools.islice(rows, self.features.bulk_batch_size))
+            with _gc_paused():  # (no code of the caller's runs here)
+                alike = self._read_alike(batch, mode, target, what)
+            if alike is not None:
+                return alike, None
+            rows = iter(batch)
         groups: dict[_Shape, list[tuple[Any, ...]]] = {}
         order: list[_Shape] | None = None
         bucket: list[tuple[Any, ...]] = []
@@ -303,6 +313,21 @@ class RowWriter:
                 order.append(shape)
             width, getter = len(shape.keys), shape.getter
         return groups, order
+
+    def _read_alike(
+        self, batch: list[Any], mode: str, target: tuple[str, ...], what: str
+    ) -> dict[_Shape, list[tuple[Any, ...]]] | None:
+        """``batch`` as one group when every row is a dict giving the same fields, else ``None``."""
+        if not batch or type(batch[0]) is not dict:
+            return None
+        shape, _ = self._shape(tuple(batch[0]), mode, target, what)
+        if set(map(type, batch)) != {dict} or set(map(len, batch)) != {len(shape.keys)}:
+            return None
+        try:
+            # As many fields as the shape, each of them: the shape's fields, in its order.
+            return {shape: list(map(shape.getter, batch))}
+        except KeyError:
+            return None
 
     def _distinct(
         self, groups: dict[_Shape, list[tuple[Any, ...]]], order: list[_Shape] | None, keep_last: bool
@@ -363,11 +388,12 @@ class RowWriter:
         """
         what = "bulk_insert"
         iterator = iter(rows)
+        whole = isinstance(rows, (list, tuple))
         written = 0
         target = () if mode == "error" else conflict_on
         start = 0  # the index of the batch's first row in the input
         while True:
-            read, order = self._read(iterator, mode, target or (), normalize, what)
+            read, order = self._read(iterator, mode, target or (), normalize, what, whole)
             if not read:
                 return written
             first, start = start, start + sum(map(len, read.values()))

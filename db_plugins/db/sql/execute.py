@@ -151,9 +151,10 @@ class Executor:
             return run(connection.read_engine) if connection.replicas is None else connection.replicas.route(run)
         return self.run(compiled, compiled.values_of(extracted))
 
-    def run(self, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
+    def run(self, compiled: Compiled, values: dict[str, Any], primary: bool = False) -> list[Any]:
         """The rows of ``compiled`` with ``values`` (every bind by name), on a pooled connection
-        (of a replica, when there are replicas)."""
+        (of a replica, when there are replicas, unless ``primary``: a statement that writes,
+        which the autocommit pool commits on its own)."""
         connection = self.connection
         try:
             params = compiled.parameters(values)
@@ -161,7 +162,7 @@ class Executor:
             wrapped = sa.exc.StatementError(str(exc), compiled.sql, values, exc)
             raise connection.translated(wrapped) from exc
         replicas = connection.replicas
-        if replicas is None:
+        if replicas is None or primary:
             return self._run_on(connection.read_pool, compiled, params)
         return replicas.route(lambda engine: self._run_on(connection.pool_for(engine), compiled, params))
 

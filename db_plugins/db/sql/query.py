@@ -140,6 +140,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         # find_one/get_or_create by plain equalities: one prepared statement per set of fields.
         self._plain_kinds = {key: _PLAIN.get(info.kind) for key, info in schema.items()}
         self._by_fields: dict[tuple[str, ...], Any] = {}
+        self._creates: dict[tuple[frozenset[str], tuple[str, ...]], Any] = {}  # get_or_create's inserts
         self._unique_keys = self._find_unique_keys()
         # The same as field tuples in column order, the primary key first: what conflict_on names.
         order = list(self.columns)
@@ -506,7 +507,7 @@ class SQLQuery(BaseQuery[Any, Any]):
         if found is not None and not self.connection.in_transaction and self._is_unique(filter_by):
             # The unique index arbitrates between concurrent creators: no lock needed.
             try:
-                created = self._insert_unless_stored({**filter_by, **checked}, filter_by.keys())
+                created = self._insert_unless_stored(filter_by, checked)
                 if created is not None:
                     return created, True
                 return self.insert({**filter_by, **checked}), True
@@ -552,35 +553,73 @@ class SQLQuery(BaseQuery[Any, Any]):
                     return found[0], False
         raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} conflicts with another row")
 
-    def _insert_unless_stored(self, values: dict[str, Any], fields: Any) -> Any:
-        """A new instance of ``values``, inserted in one statement that does nothing when a row
-        with the same key is stored (``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``);
-        ``None`` where the engine has no such statement.
+    def _insert_unless_stored(self, filter_by: Mapping[str, Any], checked: dict[str, Any]) -> Any:
+        """A new instance of ``filter_by``'s values and the ``checked`` defaults, inserted in one
+        statement that creates no row when one with the same key is stored
+        (``ops.insert_unless_stored``: ``INSERT ... ON CONFLICT (key) DO NOTHING RETURNING``, or
+        a plain ``INSERT ... RETURNING``); ``None`` where the engine has no RETURNING or the
+        statement needs SQLAlchemy's execution (see :meth:`_create_statement`).
 
         A key already stored raises :class:`DuplicateKeyError`, as a plain insert
         would; a conflict on another unique key raises it too, from the database.
         """
         features = self.features
-        if features.upsert != "on_conflict" or not features.returning or self._loader is None:
+        if not features.returning or not features.autocommit_pool or self._loader is None:
             return None
-        row = self._checker.row(values, "get_or_create")
+        row = self._checker.row({k: v for k, v in filter_by.items() if k not in checked}, "get_or_create")
+        row.update(checked)
+        fields = filter_by.keys()
         key = next(key for key in self._unique_keys if key <= fields)
+        shape = (key, tuple(row))
+        prepared = self._creates.get(shape, False)
+        if prepared is False:
+            prepared = self._create_statement(key, shape[1])
+            if len(self._creates) < 256:  # field orders a caller may vary: bounded
+                self._creates[shape] = prepared
+        if prepared is None:
+            return None
+        compiled, fill = prepared
+        params = dict(compiled.defaults)
+        params.update(zip(_BIND_NAMES, row.values()))
+        for name, default in fill:
+            params[name] = default(1)[0]
+        # One statement is atomic on its own: sent on the primary's autocommit pool, it is one
+        # round trip, with no BEGIN before it nor COMMIT after.
+        stored = self.executor.run(compiled, params, primary=True)
+        if not stored:
+            raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(row)} is already stored")
+        return self._loader(stored[0])
+
+    def _create_statement(self, key: frozenset[str], fields: tuple[str, ...]) -> Any:
+        """The insert of :meth:`_insert_unless_stored` for rows giving ``fields``, compiled once:
+        ``(compiled, [(bind, default)])``, the values of the Python-side column defaults it sends
+        being made per call as SQLAlchemy's execution makes them; ``None`` when it cannot run
+        without SQLAlchemy's (a default taking the execution context, values rendered per call)."""
+        if len(fields) > len(_BIND_NAMES):
+            return None
         loader = self._loader
+        assert loader is not None
         target = [self.columns[name].name for name in sorted(key)]
         stmt = (
-            self.ops.upsert_statement(self.table, "ignore", target, [])
-            .values({self.columns[name]: value for name, value in row.items()})
+            self.ops.insert_unless_stored(self.table, target)
+            .values(
+                {
+                    self.columns[name]: sa.bindparam(_BIND_NAMES[i], type_=self.columns[name].type)
+                    for i, name in enumerate(fields)
+                }
+            )
             .returning(*loader.columns)
         )
-        connection = self.connection
-        # One statement is atomic on its own: sent in autocommit mode (the primary's read
-        # engine), it is one round trip, with no BEGIN before it nor COMMIT after.
-        with connection.guard(), connection.read_engine.connect().execution_options(dbp_read=True) as conn:
-            stored = conn.execute(stmt).first()
-            conn.commit()  # (a no-op in autocommit mode; where reads share the writers' pool, the commit)
-        if stored is None:
-            raise DuplicateKeyError(f"get_or_create: {self.model_name} with {describe(values)} is already stored")
-        return loader(stored)
+        compiled = self.executor.prepare(stmt)
+        if compiled is None:
+            return None
+        fill = []
+        for column in compiled.compiled.insert_prefetch:
+            default = bulk.default_filler(column.default)
+            if default is None or column.key in _BIND_NAMES:  # (a bind of that name is a given value's)
+                return None
+            fill.append((column.key, default))
+        return compiled, fill
 
     def _is_unique(self, filter_by: Mapping[str, Any]) -> bool:
         """Whether at most one row can match ``filter_by``'s (non-null) equalities."""

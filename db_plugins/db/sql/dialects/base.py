@@ -71,7 +71,8 @@ class SQLFeatures(BaseFeatures):
     #: ``ON DUPLICATE KEY`` / ``INSERT IGNORE``): where another unique key could collide,
     #: the existing conflict keys are read first, as without an upsert statement.
     upsert_any_unique_key: bool = False
-    #: ``INSERT ... RETURNING`` works (set from the SQLAlchemy dialect).
+    #: ``INSERT ... RETURNING`` works (set from the SQLAlchemy dialect; on MariaDB, 10.5 and
+    #: later, from the server's version at connect).
     returning: bool = False
     #: ``UPDATE ... RETURNING`` works (set from the SQLAlchemy dialect).
     update_returning: bool = False
@@ -333,6 +334,13 @@ class SQLOperations:
         """``shape``'s upsert through SQLAlchemy's executemany; the rows inserted (``"ignore"``) or written."""
         raise AssertionError(f"no {shape.mode!r} statement without an upsert feature")
 
+    def insert_unless_stored(self, table: sa.Table, target: Sequence[str]) -> Any:
+        """The INSERT ``get_or_create`` creates a row with, ``target`` (column names) being a unique
+        key its filter gives: one whose RETURNING gives no row when that key is stored, or (here) a
+        plain INSERT, which the database refuses then as a duplicate key; either way the caller
+        reads the stored row."""
+        return self.insert(table)
+
     def bulk_processor(
         self, impl: sa.types.TypeEngine, process: Callable[[Any], Any]
     ) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
@@ -411,6 +419,10 @@ class OnConflictOperations(SQLOperations):
         if mode == "ignore" or not others:
             return stmt.on_conflict_do_nothing(index_elements=list(target))
         return stmt.on_conflict_do_update(index_elements=list(target), set_={c: stmt.excluded[c] for c in others})
+
+    def insert_unless_stored(self, table: sa.Table, target: Sequence[str]) -> Any:
+        # No error for the stored key (nor in the server's log): RETURNING gives no row.
+        return self.upsert_statement(table, "ignore", target, [])
 
     def upsert_rows(self, connection: sa.Connection, shape: InsertShape, rows: list[dict[str, Any]]) -> int:
         stmt = shape.statement(list(rows[0]) if rows else [])

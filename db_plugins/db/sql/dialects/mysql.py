@@ -171,6 +171,9 @@ class MySQLOperations(SQLOperations):
         return _aiomysql_read if driver == "aiomysql" else None
 
     def detect(self, connection: sa.engine.Connection) -> None:
+        # MariaDB has INSERT ... RETURNING from 10.5 (MySQL has none): SQLAlchemy knows once it
+        # has seen the server's version, after the features were made.
+        self.features.returning = bool(connection.dialect.insert_returning)
         names = set(
             connection.exec_driver_sql(
                 "SELECT COLLATION_NAME FROM information_schema.COLLATIONS "

@@ -6,9 +6,12 @@ import contextlib
 import csv
 import datetime as dt
 import decimal
+import functools
 import hashlib
+import inspect
 import io
 import itertools
+import operator
 import secrets
 import time
 import uuid
@@ -19,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from ...base.bridge import wait
-from ..datetimes import register_asyncpg_datetimes, register_psycopg2_timestamptz
+from ..datetimes import datetime_rule, register_asyncpg_datetimes, register_psycopg2_timestamptz
 from .base import (
     CONNECTION,
     DUPLICATE,
@@ -191,14 +194,18 @@ class PostgreSQLOperations(OnConflictOperations):
         encoders = shape.cache.get(key)
         if encoders is None:
             binary = copy is _copy_binary
-            encoders = shape.cache[key] = [_CopyColumn(c, binary) for c in shape.all_columns]
+            encoders = shape.cache[key] = [_CopyColumn(c, binary, connection.dialect) for c in shape.all_columns]
         encoded = []
+        native = True  # (binary) asyncpg's own codecs send every value as db-plugins' do
         for encoder, values in zip(encoders, shape.processed(columns)):
             ready = encoder.encode(values)
             if ready is None:
                 return None
+            native = native and encoder.exact_natively(ready)
             encoded.append(ready)
         rows = zip(*encoded)
+        if native and copy is _copy_binary:
+            copy = functools.partial(_copy_binary, native=True)
         preparer = connection.dialect.identifier_preparer
         names = [c.name for c in shape.all_columns]
         if shape.mode == "error":
@@ -250,12 +257,21 @@ def _bytea(value: Any) -> Any:
     return value if value is None else "\\x" + bytes(value).hex()
 
 
-def _naive(value: Any) -> bool:
-    return value is None or value.tzinfo is None
+_TZINFO = operator.attrgetter("tzinfo")
+
+# Whole-column checks (``values`` and the set of their types): loops in C on the common path.
 
 
-def _finite(value: Any) -> bool:
-    return not isinstance(value, decimal.Decimal) or value.is_finite()
+def _naive(values: Sequence[Any], types: set[type]) -> bool:
+    if str in types:
+        values = [v for v in values if type(v) is not str]
+    return not any(map(_TZINFO, filter(None, values)))  # (None is falsy; no datetime or time is)
+
+
+def _finite(values: Sequence[Any], types: set[type]) -> bool:
+    if decimal.Decimal not in types:
+        return True  # a float's NaN or infinity COPYs as an INSERT sends it
+    return all(v.is_finite() for v in values if type(v) is decimal.Decimal)
 
 
 class _CopyColumn:
@@ -269,18 +285,22 @@ class _CopyColumn:
     UUID, ...), not where the INSERT's cast would have parsed it.
     """
 
-    __slots__ = ("accept", "allowed", "binary", "transform")
+    __slots__ = ("accept", "allowed", "binary", "infinities", "native", "transform")
 
-    def __init__(self, column: sa.Column, binary: bool = False) -> None:
+    def __init__(self, column: sa.Column, binary: bool = False, dialect: Any = None) -> None:
         base = column.type
         while isinstance(base, sa.types.TypeDecorator):
             base = base.impl_instance
         allowed: set[type] = {str, _NONE}
         self.binary = binary
         self.transform: Callable[[Any], Any] | None = None
-        self.accept: Callable[[Any], bool] | None = None
+        self.accept: Callable[[Sequence[Any], set[type]], bool] | None = None
         if binary and isinstance(base, _PARSED_FROM_TEXT):
             allowed.discard(str)
+        # asyncpg's own codec for the column's type sends its values as db-plugins' codecs do
+        # (see exact_natively), but for these, which it sends as 'infinity' / '-infinity'.
+        self.native = binary and isinstance(base, _NATIVE_CODECS)
+        self.infinities: tuple[Any, ...] = ()
         if isinstance(base, sa.Boolean):
             allowed.add(bool)
         elif isinstance(base, sa.Integer):
@@ -290,13 +310,20 @@ class _CopyColumn:
             self.accept = _finite
         elif isinstance(base, sa.DateTime):
             allowed.add(dt.datetime)
-            if not base.timezone:
-                # COPY ignores an offset given to a timestamp column. The bind
-                # processor has converted every value to naive UTC; this guards a
-                # column type that did not.
-                self.accept = _naive
+            rule = None if dialect is None else datetime_rule(column.type, dialect)
+            if rule is not None:
+                # db-plugins' bind processor has made every value naive UTC, or aware in UTC
+                # (timestamptz): compared with the edges of the same kind, a pass in C each.
+                self.infinities = _AWARE_INFINITIES if rule.aware else _NAIVE_INFINITIES
+            else:
+                self.infinities = _NAIVE_INFINITIES + _AWARE_INFINITIES
+                if not base.timezone:
+                    # COPY ignores an offset given to a timestamp column: this guards a
+                    # column type whose bind processor did not convert the values.
+                    self.accept = _naive
         elif isinstance(base, sa.Date):
             allowed.add(dt.date)
+            self.infinities = (dt.date.max, dt.date.min)
         elif isinstance(base, sa.Time):
             allowed.add(dt.time)
             self.accept = _naive
@@ -313,7 +340,7 @@ class _CopyColumn:
         types = set(map(type, values))
         if not types <= self.allowed:
             return None
-        if self.accept is not None and (types - {str, _NONE}) and not all(map(self.accept, values)):
+        if self.accept is not None and (types - {str, _NONE}) and not self.accept(values, types):
             return None
         if self.transform is not None:
             values = list(map(self.transform, values))
@@ -321,6 +348,29 @@ class _CopyColumn:
             values = [NULL if v is None else v for v in values]
         return values
 
+    def exact_natively(self, values: Sequence[Any]) -> bool:
+        """Whether asyncpg's own codec sends these (encoded) values as db-plugins' codecs do: one
+        ``in`` test in C per value its codec would send as an infinity (a year 1 or year 9999 value)."""
+        return self.native and not any(edge in values for edge in self.infinities)
+
+
+#: Column types no asyncpg codec of db-plugins' or SQLAlchemy's replaces but the datetime ones
+#: (db_plugins.db.sql.datetimes.register_asyncpg_datetimes): JSON's, INET's are SQLAlchemy's own.
+_NATIVE_CODECS = (
+    sa.Boolean,
+    sa.Integer,
+    sa.Numeric,
+    sa.Float,
+    sa.String,
+    sa.DateTime,
+    sa.Date,
+    sa.Time,
+    sa.LargeBinary,
+    sa.Uuid,
+)
+#: The datetimes asyncpg's codecs send as 'infinity' and '-infinity', naive and aware.
+_NAIVE_INFINITIES = (dt.datetime.max, dt.datetime.min)
+_AWARE_INFINITIES = (dt.datetime.max.replace(tzinfo=dt.UTC), dt.datetime.min.replace(tzinfo=dt.UTC))
 
 #: Column types whose INSERT parameter is cast from a string by the server (binary COPY
 #: would hand the string to the type's binary codec instead).
@@ -368,10 +418,16 @@ def _copy_csv(
 
 
 def _copy_binary(
-    connection: sa.Connection, table: str, schema: str | None, names: list[str], rows: Iterator[tuple[Any, ...]]
+    connection: sa.Connection,
+    table: str,
+    schema: str | None,
+    names: list[str],
+    rows: Iterator[tuple[Any, ...]],
+    native: bool = False,
 ) -> None:
     """asyncpg: ``copy_records_to_table`` (binary ``COPY``) in the transaction SQLAlchemy's
-    adapter holds on the connection, errors as SQLAlchemy's."""
+    adapter holds on the connection, errors as SQLAlchemy's; with ``native`` (no value its
+    own codecs would send otherwise than db-plugins'), by asyncpg's own codecs in C."""
     adapter = connection.connection.dbapi_connection
     driver = connection.connection.driver_connection
     dbapi = connection.dialect.loaded_dbapi
@@ -381,7 +437,10 @@ def _copy_binary(
             # commit on its own, and a failing later batch would leave this one written.
             if adapter._transaction is None and not adapter.autocommit:
                 wait(adapter._start_transaction())
-            wait(driver.copy_records_to_table(table, records=rows, columns=names, schema_name=schema))
+            if native and _natively_copying(type(driver)):
+                wait(_copy_records_natively(driver, table, schema, names, rows))
+            else:
+                wait(driver.copy_records_to_table(table, records=rows, columns=names, schema_name=schema))
         except dbapi.Error:
             raise
         except Exception as exc:
@@ -398,6 +457,37 @@ def _asyncpg_read(adapter: Any, sql: str, params: Sequence[Any]) -> Awaitable[li
     asyncpg dialect's (``$n`` parameters, typed by casts); the reads run in autocommit mode, so
     no transaction is begun first, as the adapter would not either."""
     return adapter.driver_connection.fetch(sql, *params)
+
+
+@functools.cache
+def _natively_copying(driver: type) -> bool:
+    """Whether :func:`_copy_records_natively` runs on this asyncpg: the private methods it calls
+    (as asyncpg 0.29 to 0.32 have them) are there."""
+    get_statement = getattr(driver, "_get_statement", None)
+    return get_statement is not None and "ignore_custom_codec" in inspect.signature(get_statement).parameters
+
+
+async def _copy_records_natively(
+    driver: Any, table: str, schema: str | None, names: list[str], records: Iterator[tuple[Any, ...]]
+) -> Any:
+    """What asyncpg's ``copy_records_to_table`` does, with the records encoded by asyncpg's own
+    codecs (in C) rather than the Python ones :func:`~..datetimes.register_asyncpg_datetimes`
+    sets on the connection: the statement giving the columns' types is prepared with
+    ``ignore_custom_codec``, as asyncpg prepares its own introspection queries."""
+    from asyncpg.utils import _quote_ident
+
+    target = _quote_ident(table) if schema is None else f"{_quote_ident(schema)}.{_quote_ident(table)}"
+    columns = ", ".join(map(_quote_ident, names))
+    driver._check_open()
+    intro = await driver._get_statement(
+        f"SELECT {columns} FROM {target} LIMIT 1",
+        None,
+        named=driver._stmt_cache_enabled,
+        use_cache=True,
+        ignore_custom_codec=True,
+    )
+    copy = f"COPY {target} ({columns}) FROM STDIN (FORMAT binary)"
+    return await driver._protocol.copy_in(copy, None, None, records, intro, None)
 
 
 #: Per driver, how ``fast_insert`` sends rows by ``COPY``.
