@@ -59,9 +59,12 @@ async def test_bulk_insert_reads_an_async_generator_past_one_batch(aenv: AioEnv)
         assert stored == [(f"g{i:03d}", i) for i in range(130)]
 
 
-# A driver's warning fails it too: aiomysql's "Previous unbuffered result was left incomplete"
-# says the stream's cursor was not closed before its connection was used again.
-@pytest.mark.filterwarnings("error::UserWarning")
+# A driver's warning fails a stream test too: aiomysql's "Previous unbuffered result was left
+# incomplete" says a stream's cursor was not closed before its connection was used again.
+driver_warnings_fail = pytest.mark.filterwarnings("error::UserWarning")
+
+
+@driver_warnings_fail
 async def test_a_stream_closed_early_gives_its_connection_back(aenv: AioEnv) -> None:
     await asyncio.to_thread(aenv.sync.query(aenv.models.Item).bulk_insert, [{"oid": f"s{i:04d}"} for i in range(600)])
     async with aenv.connect() as db:
@@ -84,9 +87,7 @@ async def test_a_stream_closed_early_gives_its_connection_back(aenv: AioEnv) -> 
         assert pool_state(db) == idle
 
 
-# A driver's warning fails it too: aiomysql's "Previous unbuffered result was left incomplete"
-# says the stream's cursor was not closed before its connection was used again.
-@pytest.mark.filterwarnings("error::UserWarning")
+@driver_warnings_fail
 async def test_a_stream_left_early_and_dropped_is_closed_by_the_loop(aenv: AioEnv) -> None:
     """Without ``aclose()``: the loop closes the dropped stream's cursor (no error at collection)."""
     await asyncio.to_thread(aenv.sync.query(aenv.models.Item).bulk_insert, [{"oid": f"s{i:04d}"} for i in range(300)])
