@@ -160,3 +160,37 @@ def test_mysql_binary_string_comparisons_keep_statements_cacheable():
     first, same, other = (statement(*args)._generate_cache_key() for args in (("a", "x"), ("a", "y"), ("b", "x")))
     assert first is not None and first.key == same.key and first.key != other.key
     assert [p.value for p in same.bindparams] == ["y", "y"]
+
+
+def test_asyncpg_reads_with_its_own_codecs_only_where_they_agree_with_the_connections():
+    """asyncpg's C codecs read a statement when none of its types has a codec of ours or
+    SQLAlchemy's that differs (JSON, INET; a timestamptz column, read as a naive 'infinity')."""
+    from sqlalchemy.dialects.postgresql import INET, JSONB
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+    from db_plugins.db.sql.dialects.postgresql import _natively_readable
+    from db_plugins.db.sql.execute import Compiled
+
+    t = sa.table(
+        "t",
+        sa.column("id", sa.BigInteger),
+        sa.column("name", sa.String(10)),
+        sa.column("at", sa.DateTime),
+        sa.column("at_tz", sa.DateTime(timezone=True)),
+        sa.column("doc", JSONB),
+        sa.column("ip", INET),
+        sa.column("amount", sa.Numeric(12, 4)),
+    )
+
+    def native(stmt: sa.Select) -> bool:
+        compiled = Compiled.of(stmt, asyncpg_dialect())
+        assert compiled is not None
+        return _natively_readable(compiled)
+
+    plain = sa.select(t.c.id, t.c.name, t.c.at, t.c.amount)
+    assert native(plain.where(t.c.at == sa.bindparam("p", type_=sa.DateTime)).limit(5))
+    assert native(plain.where(t.c.at_tz < sa.bindparam("p", type_=sa.DateTime(timezone=True))))  # a parameter only
+    assert native(sa.select(sa.func.count()).select_from(t))
+    assert not native(sa.select(t.c.id, t.c.at_tz))
+    assert not native(sa.select(t.c.id, t.c.doc))
+    assert not native(sa.select(t.c.id).where(t.c.ip == sa.bindparam("p", type_=INET)))

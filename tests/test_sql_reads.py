@@ -169,3 +169,31 @@ def test_a_page_of_instances_is_built_without_the_cyclic_collector():
             gc.enable()
     finally:
         gc.callbacks.remove(count)
+
+
+def test_reads_of_every_row_reuse_their_statement_and_read_fresh_rows(db):
+    """An unfiltered page is built once per (ordering, size, offset, fields) and its cache key
+    kept; what it reads is read anew each time, and the statements kept are bounded."""
+    query = db.query(Parent)
+    query.bulk_insert([{"id": i, "name": f"p{i}"} for i in range(5)])
+    built = []
+    new_read = query._new_read
+
+    def counting(*args):
+        built.append(args[1:])
+        return new_read(*args)
+
+    query._new_read = counting
+    assert [p.id for p in query.paginate(per_page=2)] == [0, 1]
+    assert [p.id for p in query.paginate(per_page=2)] == [0, 1]
+    assert len(built) == 1  # (the count has a statement of its own)
+    query.insert({"id": -1, "name": "first"})
+    assert [p.id for p in query.paginate(per_page=2, count=False)] == [-1, 0]
+    assert [p.name for p in query.paginate(per_page=2, fields=["name"])] == ["first", "p0"]
+    assert [p.id for p in query.paginate(page=2, per_page=2, order_by="-id")] == [2, 1]
+    assert len(built) == 2  # the other ordering (fields naming every field read them all)
+    assert [p.id for p in query.paginate(per_page=2, filter_by={"id": {"$gt": 0}})] == [1, 2]
+    assert len(built) == 3  # a filtered read: built per call
+    for page in range(1, 200):
+        query.paginate(page=page, per_page=1, count=False)
+    assert len(query._unfiltered) <= 64

@@ -92,3 +92,21 @@ async def test_an_idle_greenlet_keeps_nothing_alive() -> None:
         await spawn(raises, value)
     del value
     assert gone() is None
+
+
+async def test_task_locals_stay_with_their_task_however_tasks_take_turns() -> None:
+    local = bridge.TaskLocal()
+    seen: dict[str, list[Any]] = {}
+
+    async def task(name: str) -> None:
+        assert getattr(local, "value", None) is None  # nothing from the task before it
+        for i in range(3):
+            local.value = (name, i)
+            await asyncio.sleep(0)  # the other task runs, reads and writes its own
+            seen.setdefault(name, []).append(local.value)
+
+    await asyncio.gather(task("a"), task("b"))
+    assert seen == {"a": [("a", 0), ("a", 1), ("a", 2)], "b": [("b", 0), ("b", 1), ("b", 2)]}
+    for name in "cde":  # a finished task's successor (which may reuse its memory) starts empty
+        await asyncio.create_task(task(name))
+    assert getattr(local, "value", None) is None  # this task set nothing

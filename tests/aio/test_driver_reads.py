@@ -209,3 +209,39 @@ async def test_an_insert_returning_runs_on_the_read_pool_and_a_duplicate_is_refu
         assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
     stored = await asyncio.to_thread(aenv.sync.query(aenv.models.Item).paginate, order_by="oid")
     assert [(i.oid, i.n) for i in stored] == [("r0", 0), ("r1", 1), ("r2", 2)]
+
+
+async def test_postgresql_reads_with_asyncpgs_own_codecs_give_the_connections_values(aenv: AioEnv) -> None:
+    """A statement whose types asyncpg's C codecs read as the connection's do is read with
+    them; one with a timestamptz column is not. Stored infinities read as on the sync API,
+    and a filter at the last datetime (which asyncpg's codecs send as 'infinity') keeps the
+    connection's codecs: it finds its row."""
+    if aenv.engine != "postgresql":
+        pytest.skip("asyncpg's codecs: PostgreSQL only")
+    models = aenv.models
+    for model in (models.Sample, models.Moment):
+        await asyncio.to_thread(aenv.sync.query(model).delete, all=True)
+    with aenv.sync.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO samples (id, t) VALUES (1, 'infinity'), (2, '-infinity')"))
+        conn.execute(sa.text("INSERT INTO moments (id, tz) VALUES (1, 'infinity'), (2, '-infinity')"))
+    last = dt.datetime.max
+    await asyncio.to_thread(aenv.sync.query(models.Sample).insert, {"id": 3, "t": last})
+    async with aenv.connect() as db:
+        for model, field in ((models.Sample, "t"), (models.Moment, "tz")):
+            sync = aenv.sync.query(model)
+            query = db.query(model)
+            for key in (1, 2, 3):
+                expected = await asyncio.to_thread(sync.find_one, {"id": key})
+                for _ in range(2):  # the adapter's run, then the driver's
+                    found = await query.find_one({"id": key})
+                    assert (found is None) == (expected is None)
+                    if found is not None:
+                        assert _shape(found, [field]) == _shape(expected, [field])
+        by_key = {model: db.query(model).sync._by_fields[("id",)] for model in (models.Sample, models.Moment)}
+        assert (by_key[models.Sample].native, by_key[models.Moment].native) == (True, False)
+        samples = db.query(models.Sample)
+        for _ in range(2):
+            page = await samples.paginate(filter_by={"t": last}, per_page=10, count=False)
+            assert [s.id for s in page] == [3]  # sent as itself: the stored 'infinity' is not equal
+            page = await samples.paginate(filter_by={"t": {"$gt": dt.datetime(9000, 1, 1)}}, per_page=10)
+            assert [s.id for s in page] == [1, 3]

@@ -144,6 +144,9 @@ class TaskLocal:
     def __init__(self) -> None:
         object.__setattr__(self, "_by_task", weakref.WeakKeyDictionary())
         object.__setattr__(self, "_thread", threading.local())
+        # The last task's space and a weak reference to that task, in one tuple (read whole by
+        # any thread): a task's calls touch its attributes several times in a row.
+        object.__setattr__(self, "_last", (_dead, _NOTHING))
 
     def _space(self, create: bool) -> dict[str, Any]:
         try:
@@ -152,12 +155,16 @@ class TaskLocal:
             task = None
         if task is None:
             return self._thread.__dict__
+        last = self._last
+        if last[0]() is task:
+            return last[1]  # type: ignore[no-any-return]
         # (Looked up before it is made: setdefault would make a dict and a weak reference per read.)
         space = self._by_task.get(task)
         if space is None:
             if not create:
                 return _NOTHING
             space = self._by_task[task] = {}
+        object.__setattr__(self, "_last", (weakref.ref(task), space))
         return space  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
@@ -172,3 +179,8 @@ class TaskLocal:
 
 #: What a task that has set nothing reads (never written to).
 _NOTHING: dict[str, Any] = {}
+
+
+def _dead() -> None:
+    """What :class:`TaskLocal` remembers before its first task: a reference to no task."""
+    return None

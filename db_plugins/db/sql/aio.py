@@ -104,7 +104,7 @@ class DriverReadPool(ReadPool):
             return super().read(raw, compiled, params)
         adapter = raw.dbapi_connection
         try:
-            return wait(self._read(adapter, compiled.sql, params))
+            return wait(self._read(adapter, compiled, params))
         except Exception as exc:
             adapter._handle_exception(exc)  # raises it as the adapter's DBAPI error (or as it is)
 

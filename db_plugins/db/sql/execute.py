@@ -59,7 +59,7 @@ class Read:
 class Compiled:
     """A statement compiled for one dialect: what the driver's ``cursor.execute`` takes."""
 
-    __slots__ = ("binds", "columns", "compiled", "defaults", "escaped", "order", "sql", "types")
+    __slots__ = ("binds", "columns", "compiled", "defaults", "escaped", "native", "order", "sql", "types")
 
     def __init__(self, compiled: Any) -> None:
         self.compiled = compiled
@@ -71,6 +71,9 @@ class Compiled:
         self.types = [column[3] for column in compiled._result_columns]
         # Result processors, known at the first execution (some depend on the cursor's column types).
         self.columns: list[tuple[int, Callable[[Any], Any]]] | None = None
+        #: Whether an async driver's own codecs read this statement exactly as the connection's
+        #: do (decided once by the dialect's driver read; ``None``: not yet).
+        self.native: bool | None = None
 
     @classmethod
     def of(cls, statement: Any, dialect: sa.engine.Dialect, key: Any = None) -> Compiled | None:

@@ -107,6 +107,9 @@ class SQLQuery(BaseQuery[Any, Any]):
         self.executor = connection.executor
         self._columns = None if self._loader is None else sa.select(*self._loader.columns)
         self._orders: dict[tuple[tuple[str, bool], ...], list[Any]] = {}  # ORDER BY clauses per ordering
+        # Reads of every row (no filter) per (ordering, limit, offset, fields): a page needs no
+        # new statement, and its cache key is kept on the statement.
+        self._unfiltered: dict[tuple[Any, ...], Read] = {}
         self._projections: dict[tuple[str, ...], Any] = {}  # loaders per fields=[...]
         self._checker = checks.Checker(
             schema,
@@ -268,6 +271,24 @@ class SQLQuery(BaseQuery[Any, Any]):
     ) -> Read:
         """A read compiled for the executor: the Core statement over the loader's columns
         (when instances can be built without the ORM) and the ORM one."""
+        if isinstance(where, sa.sql.elements.True_):
+            key = (tuple(order), limit, offset, fields)
+            read = self._unfiltered.get(key)
+            if read is None:
+                if len(self._unfiltered) >= 64:  # offsets a caller may vary: bounded
+                    self._unfiltered.clear()
+                read = self._unfiltered[key] = self._new_read(where, order, limit, offset, fields)
+            return read
+        return self._new_read(where, order, limit, offset, fields)
+
+    def _new_read(
+        self,
+        where: Any,
+        order: Sequence[tuple[str, bool]],
+        limit: int | None,
+        offset: int,
+        fields: tuple[str, ...] | None,
+    ) -> Read:
         loader = self._loader if fields is None else self._projected(fields)
         core = None
         if loader is not None:

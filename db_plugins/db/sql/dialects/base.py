@@ -153,9 +153,10 @@ class SQLFeatures(BaseFeatures):
         self.update_returning = bool(getattr(dialect, "update_returning", False))
 
 
-#: ``read(adapter, sql, params)``: the rows of one statement (compiled for the adapter's dialect),
-#: awaited from the driver connection under SQLAlchemy's DBAPI ``adapter``. A driver's error
-#: is raised as it is: the caller has the adapter translate it.
+#: ``read(adapter, compiled, params)``: the rows of one statement (an executor's ``Compiled`` for
+#: the adapter's dialect: its ``sql``, and a ``native`` flag the read may set once), awaited from
+#: the driver connection under SQLAlchemy's DBAPI ``adapter``. A driver's error is raised as it
+#: is: the caller has the adapter translate it.
 DriverRead = Callable[[Any, str, Any], Awaitable[Sequence[Any]]]
 
 

@@ -253,12 +253,12 @@ class MySQLOperations(SQLOperations):
         return parts if parts[1] else None
 
 
-async def _aiomysql_read(adapter: Any, sql: str, params: Sequence[Any]) -> Any:
+async def _aiomysql_read(adapter: Any, compiled: Any, params: Sequence[Any]) -> Any:
     """aiomysql's cursor, opened, run, read and closed in one coroutine (the adapter awaits each
     step from the greenlet in turn). Its cursor class is the adapter's: the one that does not
     ask the server for warnings after a statement that left some."""
     cursor = await adapter.driver_connection.cursor(adapter.dbapi.Cursor)
-    await cursor.execute(sql, params)
+    await cursor.execute(compiled.sql, params)
     rows = await cursor.fetchall()
     await cursor.close()
     return rows

@@ -451,12 +451,66 @@ def _copy_binary(
         ) from exc
 
 
-def _asyncpg_read(adapter: Any, sql: str, params: Sequence[Any]) -> Awaitable[list[Any]]:
+def _asyncpg_read(adapter: Any, compiled: Any, params: Sequence[Any]) -> Awaitable[list[Any]]:
     """asyncpg's ``fetch``: the statement prepared once per connection in asyncpg's own cache
     (the adapter keeps a cache of its own, and parses each statement's status). The SQL is the
     asyncpg dialect's (``$n`` parameters, typed by casts); the reads run in autocommit mode, so
-    no transaction is begun first, as the adapter would not either."""
-    return adapter.driver_connection.fetch(sql, *params)
+    no transaction is begun first, as the adapter would not either.
+
+    Where asyncpg's own codecs (in C) read and send the statement's values as the connection's
+    do, they are used: the Python codecs of :func:`~..datetimes.register_asyncpg_datetimes`
+    cost more than the rest of a page's decoding. They differ only where asyncpg's send the
+    first and last datetimes and dates as '-infinity' and 'infinity' (a parameter at one of
+    those edges keeps the connection's codecs), read a stored 'infinity' ``timestamptz`` as a
+    naive datetime, and where SQLAlchemy set codecs of its own (JSON, INET: see
+    :func:`_natively_readable`)."""
+    driver = adapter.driver_connection
+    native = compiled.native
+    if native is None:
+        native = compiled.native = _natively_readable(compiled) and _natively_reading(type(driver))
+    if native and _no_edge(params):
+        driver._check_open()
+        return driver._execute(compiled.sql, params, 0, None, ignore_custom_codec=True)  # type: ignore[no-any-return]
+    return driver.fetch(compiled.sql, *params)  # type: ignore[no-any-return]
+
+
+#: The values asyncpg's own codecs send as '-infinity' / 'infinity' (the aware ones too, to be safe).
+_EDGES = frozenset((dt.date.min, dt.date.max, *_NAIVE_INFINITIES, *_AWARE_INFINITIES))
+
+
+def _no_edge(params: Sequence[Any]) -> bool:
+    try:
+        return _EDGES.isdisjoint(params)
+    except TypeError:  # an unhashable value: no type read natively takes one
+        return False
+
+
+def _natively_readable(compiled: Any) -> bool:
+    """Whether asyncpg's own codecs handle ``compiled``'s parameters and columns as the
+    connection's: only types no codec of ours or SQLAlchemy's replaces but the datetime
+    ones, and no ``timestamptz`` column (asyncpg reads 'infinity' there as a naive datetime)."""
+    binds = [bind.type for bind in compiled.compiled.binds.values()]
+    return all(_native_type(t, False) for t in binds) and all(_native_type(t, True) for t in compiled.types)
+
+
+def _native_type(type_: Any, column: bool) -> bool:
+    while isinstance(type_, sa.types.TypeDecorator):
+        type_ = type_.impl_instance
+    if isinstance(type_, sa.DateTime) and column and type_.timezone:
+        return False
+    return isinstance(type_, _NATIVE_CODECS)
+
+
+@functools.cache
+def _natively_reading(driver: type) -> bool:
+    """Whether :func:`_asyncpg_read` may call asyncpg's private ``_execute`` with
+    ``ignore_custom_codec`` (as asyncpg 0.29 to 0.32 have it)."""
+    execute = getattr(driver, "_execute", None)
+    return (
+        execute is not None
+        and hasattr(driver, "_check_open")
+        and "ignore_custom_codec" in inspect.signature(execute).parameters
+    )
 
 
 @functools.cache

@@ -194,10 +194,10 @@ class SQLiteOperations(OnConflictOperations):
         return None
 
 
-def _aiosqlite_read(adapter: Any, sql: str, params: Sequence[Any]) -> Awaitable[Any]:
+def _aiosqlite_read(adapter: Any, compiled: Any, params: Sequence[Any]) -> Awaitable[Any]:
     """aiosqlite's ``execute_fetchall``: execute and fetch in one trip to the connection's
     thread (the adapter's cursor takes four: open, execute, fetch, close)."""
-    return adapter.driver_connection.execute_fetchall(sql, params)
+    return adapter.driver_connection.execute_fetchall(compiled.sql, params)
 
 
 def _foreign_keys(connection: sa.Connection, on: bool) -> None:
