@@ -8,6 +8,8 @@ hooks, expression columns) must keep the ORM path.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, orm
@@ -168,6 +170,40 @@ def test_a_page_of_instances_is_built_without_the_cyclic_collector():
         finally:
             gc.enable()
     finally:
+        gc.callbacks.remove(count)
+
+
+def test_a_page_that_would_set_the_collector_off_is_preceded_by_a_young_collection():
+    """The collector counts allocations less deallocations. A page that would carry the count
+    past the threshold gets a young collection before it is built (the last page gone, the
+    collection has little to walk) rather than one right after (walking the page just built)."""
+    import gc
+
+    mapper = sa.inspect(Parent)
+    loader = InstanceLoader.for_mapper(mapper, Parent.__table__, dict(Parent.__table__.c))
+    rows = [(i, f"p{i}") for i in range(60)]
+    loader.many(rows)  # learns what an instance allocates
+    per_row = loader._tracked_per_row
+    assert 2 <= per_row <= 20
+    threshold = gc.get_threshold()
+    runs: list[tuple[int, int]] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            runs.append((info["generation"], len(built)))
+
+    built: list[Any] = []
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        gc.set_threshold(per_row * len(rows) + 50, *threshold[1:])
+        young = [[] for _ in range(100)]  # the count now near the threshold
+        built = loader.many(rows)
+        assert runs == [(0, 0)]  # one young collection, before the page existed
+        assert gc.get_count()[0] >= per_row * len(rows) - 10  # none since: the page is still young
+        del young
+    finally:
+        gc.set_threshold(*threshold)
         gc.callbacks.remove(count)
 
 

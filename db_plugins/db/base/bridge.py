@@ -157,12 +157,13 @@ class TaskLocal:
             return self._thread.__dict__
         last = self._last
         if last[0]() is task:
-            return last[1]  # type: ignore[no-any-return]
-        # (Looked up before it is made: setdefault would make a dict and a weak reference per read.)
-        space = self._by_task.get(task)
-        if space is None:
-            if not create:
-                return _NOTHING
+            space = last[1]
+            if space is not _NOTHING or not create:
+                return space  # type: ignore[no-any-return]
+        else:
+            # (Looked up before it is made: setdefault would make a dict and a weak reference per read.)
+            space = self._by_task.get(task, _NOTHING)
+        if space is _NOTHING and create:
             space = self._by_task[task] = {}
         object.__setattr__(self, "_last", (weakref.ref(task), space))
         return space  # type: ignore[no-any-return]

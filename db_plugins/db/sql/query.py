@@ -253,7 +253,10 @@ class SQLQuery(BaseQuery[Any, Any]):
                 self._orders[key] = clauses
         stmt = filtered(stmt, where).order_by(*clauses)
         if limit is not None:
-            stmt = stmt.limit(limit)
+            # Written into the SQL: a server that prepares statements (PostgreSQL on asyncpg)
+            # plans one with a LIMIT parameter anew at every run, not knowing how few rows it
+            # wants; page sizes are few, and so are the statements.
+            stmt = stmt.limit(sa.literal_column(str(int(limit))))
         if offset:
             stmt = stmt.offset(offset)
         return stmt

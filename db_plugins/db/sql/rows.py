@@ -57,6 +57,7 @@ class InstanceLoader:
         # The identity tuple in one C call (itemgetter gives a bare value for one column).
         self._identity = itemgetter(*pk) if len(pk) > 1 else None
         self._pk0 = pk[0]
+        self._tracked_per_row = 0  # (see many)
 
     @classmethod
     def for_mapper(cls, mapper: orm.Mapper, table: sa.Table, columns: dict[str, sa.Column]) -> InstanceLoader | None:
@@ -81,18 +82,30 @@ class InstanceLoader:
 
     def many(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
         """An instance per row, in one loop (a page of rows costs about one instance each)."""
-        # An instance is some eight new containers (its state, weak reference, key...): a page
+        # An instance is some six new containers (its state, weak reference, key...): a page
         # of a hundred sets off the cyclic collector, which finds the page alive, moves it to
         # an older generation, and so every few hundred pages walks the whole heap: half of a
         # page's time. Paused while a page is built, it next counts once the caller has
         # dropped the page, and has nothing to do (bulk_insert pauses it per batch likewise).
-        if isinstance(rows, list) and len(rows) >= GC_PAUSE_ROWS and gc.isenabled():
-            gc.disable()
-            try:
-                return self._many(rows)
-            finally:
-                gc.enable()
-        return self._many(rows)
+        # The collector counts allocations less deallocations: a page that would carry the
+        # count past its threshold (on top of the driver's rows just read) is preceded by a
+        # young collection, while the last page is gone, rather than followed by one that
+        # walks the page just built.
+        if not (isinstance(rows, list) and len(rows) >= GC_PAUSE_ROWS and gc.isenabled()):
+            return self._many(rows)
+        young = gc.get_count()[0]
+        page = self._tracked_per_row * len(rows)
+        if page and young + page > gc.get_threshold()[0] >= page:
+            gc.collect(0)
+            young = 0
+        gc.disable()
+        try:
+            built = self._many(rows)
+            if not self._tracked_per_row:  # what one of this model's instances allocates, learnt once
+                self._tracked_per_row = max(1, -(-(gc.get_count()[0] - young) // len(rows)))
+        finally:
+            gc.enable()
+        return built
 
     def _many(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
         cls = self._class
