@@ -210,6 +210,7 @@ def test_a_page_that_would_set_the_collector_off_is_preceded_by_a_young_collecti
 def test_reads_of_every_row_reuse_their_statement_and_read_fresh_rows(db):
     """An unfiltered page is built once per (ordering, size, offset, fields) and its cache key
     kept; what it reads is read anew each time, and the statements kept are bounded."""
+    assert not db.routes_reads  # no replicas: db.primary() changes nothing here
     query = db.query(Parent)
     query.bulk_insert([{"id": i, "name": f"p{i}"} for i in range(5)])
     built = []

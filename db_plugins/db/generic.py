@@ -293,6 +293,11 @@ class DatabaseConnection(abc.ABC):
         """Whether this thread is inside :meth:`primary`."""
         return getattr(self._pins, "depth", 0) > 0
 
+    @property
+    def routes_reads(self) -> bool:
+        """Whether a read may go elsewhere than the primary (so :meth:`primary` changes something)."""
+        return True
+
     def replica_status(self) -> list[dict[str, Any]]:
         """The read replicas: ``name``, ``up``, ``standby`` and ``lag`` in seconds (``None`` where
         unknown), asked now. Empty without replicas (and on MongoDB, whose client tracks its
@@ -406,6 +411,8 @@ class BaseQuery(abc.ABC, Generic[M, W]):
 
         Its reads go to the primary: a replica may not hold the row yet.
         """
+        if not self.connection.routes_reads:
+            return self._get_or_create(filter_by, **defaults)
         with self.connection.primary():
             return self._get_or_create(filter_by, **defaults)
 

@@ -52,6 +52,7 @@ def test_writes_never_reach_the_standby_and_become_visible_there(db: Any) -> Non
 
 
 def test_transactions_get_or_create_and_pinned_reads_use_the_primary(db: Any) -> None:
+    assert db.routes_reads  # (get_or_create pins its reads only where a read could go elsewhere)
     q = db.query(Note)
     with db.transaction():
         q.insert({"id": 1, "text": "one"})

@@ -111,21 +111,29 @@ class Checker:
         # one; drivers fail in their own ways), a NUL where strings cannot hold it,
         # a string longer than its column where the engine would store it anyway.
         self._limits: dict[str, Callable[[Sequence[Any]], str | None]] = {}
+        # A one-row write's common value, passed without the column's check: a test in one
+        # expression that only ever says yes to what the check would pass (anything else
+        # still goes to the check, which decides).
+        self._plainly_within: dict[str, Callable[[Any], bool]] = {}
         max_lengths = max_lengths or {}
         for key, kind in self._kinds.items():
             if kind == "int":
                 low, high = (int_ranges or {}).get(key, (INT64_MIN, INT64_MAX))
                 self._limits[key] = functools.partial(_outside_int64, low=low, high=high)
+                self._plainly_within[key] = lambda v, low=low, high=high: type(v) is int and low <= v <= high
             elif kind == "float":
                 self._limits[key] = functools.partial(_float_problem, refused=refused_floats)
+                self._plainly_within[key] = lambda v: type(v) is float and v - v == 0.0 and v != 0  # finite, not ±0
             elif kind == "decimal":
                 precision, scale = (decimals or {}).get(key, (None, None))
                 self._limits[key] = functools.partial(
                     _decimal_problem, precision=precision, scale=scale, digits=decimal_digits
                 )
             elif kind == "str":  # lone surrogates on every engine (no driver encodes them)
-                self._limits[key] = functools.partial(
-                    _string_problem, nul=nul_in_strings, max_length=max_lengths.get(key)
+                longest = max_lengths.get(key)
+                self._limits[key] = functools.partial(_string_problem, nul=nul_in_strings, max_length=longest)
+                self._plainly_within[key] = lambda v, longest=longest or INT64_MAX: (
+                    type(v) is str and v.isascii() and "\x00" not in v and len(v) <= longest
                 )
         for key in documents:  # JSON columns: a hostile depth would overflow the encoder's stack
             self._limits[key] = functools.partial(_document_problem, max_nesting=max_nesting)
@@ -176,10 +184,14 @@ class Checker:
         out = {}
         fast = self._row_fast
         limits = self._limits
+        within = self._plainly_within
         for key, value in data.items():
             if key not in fast:
                 raise self.unknown(key, what)
             allowed = fast[key]
+            if key in within and within[key](value):
+                out[key] = value
+                continue
             out[key] = value if allowed is None or type(value) in allowed else self.value(key, value, what)
             if key in self.datetime_rules:
                 out[key] = self._datetime(key, (out[key],), what)[0]

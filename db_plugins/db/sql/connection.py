@@ -242,6 +242,10 @@ class SQLConnection(DatabaseConnection):
     def in_transaction(self) -> bool:
         return bool(self._stack)
 
+    @property
+    def routes_reads(self) -> bool:
+        return self.replicas is not None
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[orm.Session]:
         """Group writes: they commit together at exit and roll back on an exception.
