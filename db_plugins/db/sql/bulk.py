@@ -393,47 +393,68 @@ class RowWriter:
         target = () if mode == "error" else conflict_on
         start = 0  # the index of the batch's first row in the input
         while True:
-            read, order = self._read(iterator, mode, target or (), normalize, what, whole)
-            if not read:
-                return written
-            first, start = start, start + sum(map(len, read.values()))
-            if target is None:
-                target = resolve_conflict_on(self.unique_keys, (s.keys for s in read), self.checker.model_name, mode)
-                same = {s: self._canonical_shape(s.keys, mode, target) for s in read}
-                read = {same[s]: values for s, values in read.items()}
-                order = None if order is None else [same[s] for s in order]
-            # (After the conflict key: a call that names no key is refused as such first.)
-            lacking = [(_input_index(read, order, s, v[0]), s) for s, v in read.items() if s.missing is not None]
-            if lacking:
-                index, shape = min(lacking, key=itemgetter(0))
-                problem = f"missing required field {shape.missing!r} for {self.checker.model_name}"
-                raise ValidationError.of_row(first + index, problem, what)
-            with _gc_paused():
-                groups = self._distinct(read, order, keep_last=mode == "update") if mode != "error" else read
-                # Every group of the batch is checked before any of it is sent.
-                checked = []
-                for shape, values in groups.items():
-                    columns = list(zip(*values)) if shape.keys else []
-                    try:
-                        columns = [
-                            self.checker.column(k, c, what, i in shape.not_null)
-                            for i, (k, c) in enumerate(zip(shape.keys, columns))
-                        ]
-                    except NullInColumn as null:
-                        column = columns[shape.keys.index(null.key)]
-                        row = first + _input_index(read, order, shape, values[column.index(None)])
-                        raise ValidationError.of_row(row, self.checker.null_problem(null.key), what) from None
-                    except ValidationError as refused:
-                        # A column refused as a whole: the error names the first row refusing.
-                        found = self.checker.first_refused(shape.keys, columns, what)
-                        if found is None:
-                            raise
-                        index, problem = found
-                        row = first + _input_index(read, order, shape, values[index])
-                        raise ValidationError.of_row(row, problem, what) from refused.__cause__
-                    checked.append((shape, columns, len(values)))
-                for shape, columns, n in checked:
-                    written += self._write(connection, shape, columns, n)
+            # From a list no code of the caller's runs while a batch is read: the collector is
+            # paused from its reading to its sending, and the batch's containers are freed
+            # before it counts again (a collection at the end of each batch would walk them all).
+            with _gc_paused() if whole else contextlib.nullcontext():
+                read, order = self._read(iterator, mode, target or (), normalize, what, whole)
+                if not read:
+                    return written
+                first, start = start, start + sum(map(len, read.values()))
+                if target is None:
+                    target = resolve_conflict_on(
+                        self.unique_keys, (s.keys for s in read), self.checker.model_name, mode
+                    )
+                    same = {s: self._canonical_shape(s.keys, mode, target) for s in read}
+                    read = {same[s]: values for s, values in read.items()}
+                    order = None if order is None else [same[s] for s in order]
+                written += self._send(connection, read, order, first, mode, what)
+                read = order = None
+
+    def _send(
+        self,
+        connection: sa.Connection,
+        read: dict[_Shape, list[tuple[Any, ...]]],
+        order: list[_Shape] | None,
+        first: int,
+        mode: str,
+        what: str,
+    ) -> int:
+        """Check one batch (``first``: the index of its first row in the input) and write it."""
+        # (After the conflict key: a call that names no key is refused as such first.)
+        lacking = [(_input_index(read, order, s, v[0]), s) for s, v in read.items() if s.missing is not None]
+        if lacking:
+            index, shape = min(lacking, key=itemgetter(0))
+            problem = f"missing required field {shape.missing!r} for {self.checker.model_name}"
+            raise ValidationError.of_row(first + index, problem, what)
+        written = 0
+        with _gc_paused():
+            groups = self._distinct(read, order, keep_last=mode == "update") if mode != "error" else read
+            # Every group of the batch is checked before any of it is sent.
+            checked = []
+            for shape, values in groups.items():
+                columns = list(zip(*values)) if shape.keys else []
+                try:
+                    columns = [
+                        self.checker.column(k, c, what, i in shape.not_null)
+                        for i, (k, c) in enumerate(zip(shape.keys, columns))
+                    ]
+                except NullInColumn as null:
+                    column = columns[shape.keys.index(null.key)]
+                    row = first + _input_index(read, order, shape, values[column.index(None)])
+                    raise ValidationError.of_row(row, self.checker.null_problem(null.key), what) from None
+                except ValidationError as refused:
+                    # A column refused as a whole: the error names the first row refusing.
+                    found = self.checker.first_refused(shape.keys, columns, what)
+                    if found is None:
+                        raise
+                    index, problem = found
+                    row = first + _input_index(read, order, shape, values[index])
+                    raise ValidationError.of_row(row, problem, what) from refused.__cause__
+                checked.append((shape, columns, len(values)))
+            for shape, columns, n in checked:
+                written += self._write(connection, shape, columns, n)
+        return written
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
         if not shape.native:
