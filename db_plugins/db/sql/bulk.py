@@ -35,6 +35,11 @@ for each batch:
 
 Every function here runs inside the caller's transaction, so a failure in any
 batch leaves nothing written.
+
+A list inserted in a transaction of its own may instead go to the dialect's
+stream (``ops.stream_insert``: one binary ``COPY`` on asyncpg), which asks for
+its batches one after the other, each read and checked (as above) while the
+server takes the one before; a value refused there aborts the stream.
 """
 
 from __future__ import annotations
@@ -377,9 +382,14 @@ class RowWriter:
         mode: str,
         normalize: Callable[[Any], dict[str, Any]] = dict,
         conflict_on: tuple[str, ...] | None = None,
+        own_transaction: bool = False,
     ) -> int:
         """Insert ``rows`` (dicts of field -> value; anything else goes through
         ``normalize`` first) with ``on_conflict`` ``mode``; return the rows written.
+
+        In a transaction of its own (``own_transaction``: none of the caller's, which a
+        stream aborted by a refused value would leave unusable), a list may go to the
+        dialect's stream (``ops.stream_insert``).
 
         ``"ignore"`` keeps the first of rows sharing a conflict key and counts only
         the rows inserted; ``"update"`` keeps the last and counts every row written.
@@ -392,15 +402,19 @@ class RowWriter:
         written = 0
         target = () if mode == "error" else conflict_on
         start = 0  # the index of the batch's first row in the input
+        pending: tuple[Any, Any, int] | None = None  # a batch a stream read but left to this loop
         while True:
             # From a list no code of the caller's runs while a batch is read: the collector is
             # paused from its reading to its sending, and the batch's containers are freed
             # before it counts again (a collection at the end of each batch would walk them all).
             with _gc_paused() if whole else contextlib.nullcontext():
-                read, order = self._read(iterator, mode, target or (), normalize, what, whole)
-                if not read:
-                    return written
-                first, start = start, start + sum(map(len, read.values()))
+                if pending is not None:
+                    (read, order, first), pending = pending, None
+                else:
+                    read, order = self._read(iterator, mode, target or (), normalize, what, whole)
+                    if not read:
+                        return written
+                    first, start = start, start + sum(map(len, read.values()))
                 if target is None:
                     target = resolve_conflict_on(
                         self.unique_keys, (s.keys for s in read), self.checker.model_name, mode
@@ -408,29 +422,43 @@ class RowWriter:
                     same = {s: self._canonical_shape(s.keys, mode, target) for s in read}
                     read = {same[s]: values for s, values in read.items()}
                     order = None if order is None else [same[s] for s in order]
-                written += self._send(connection, read, order, first, mode, what)
+                checked = self._check(read, order, first, mode, what)
                 read = order = None
+                streamable = whole and own_transaction and mode == "error" and len(checked) == 1
+                if streamable and checked[0][0].native and checked[0][0].fast:
+                    # The later batches of a list as the dialect's stream asks for them (one COPY
+                    # on asyncpg: the next batch checked while the server takes the last one).
+                    stream = _Stream(self, iterator, normalize, what, checked[0], start)
+                    streamed = self.ops.stream_insert(connection, checked[0][0], stream)
+                    if streamed is not None:
+                        written += streamed
+                        if stream.back is not None:
+                            written += self._write(connection, *stream.back)
+                        pending, start, stream, checked = stream.left, stream.start, None, None
+                        continue
+                for shape, columns, n in checked:
+                    written += self._write(connection, shape, columns, n)
+                checked = None
 
-    def _send(
+    def _check(
         self,
-        connection: sa.Connection,
         read: dict[_Shape, list[tuple[Any, ...]]],
         order: list[_Shape] | None,
         first: int,
         mode: str,
         what: str,
-    ) -> int:
-        """Check one batch (``first``: the index of its first row in the input) and write it."""
+    ) -> list[tuple[_Shape, list[Sequence[Any]], int]]:
+        """One batch (``first``: the index of its first row in the input) as checked columns per
+        shape: ``(shape, columns, rows)``. Every group of the batch is checked before any of it
+        is sent."""
         # (After the conflict key: a call that names no key is refused as such first.)
         lacking = [(_input_index(read, order, s, v[0]), s) for s, v in read.items() if s.missing is not None]
         if lacking:
             index, shape = min(lacking, key=itemgetter(0))
             problem = f"missing required field {shape.missing!r} for {self.checker.model_name}"
             raise ValidationError.of_row(first + index, problem, what)
-        written = 0
         with _gc_paused():
             groups = self._distinct(read, order, keep_last=mode == "update") if mode != "error" else read
-            # Every group of the batch is checked before any of it is sent.
             checked = []
             for shape, values in groups.items():
                 columns = list(zip(*values)) if shape.keys else []
@@ -452,9 +480,7 @@ class RowWriter:
                     row = first + _input_index(read, order, shape, values[index])
                     raise ValidationError.of_row(row, problem, what) from refused.__cause__
                 checked.append((shape, columns, len(values)))
-            for shape, columns, n in checked:
-                written += self._write(connection, shape, columns, n)
-        return written
+        return checked
 
     def _write(self, connection: sa.Connection, shape: _Shape, columns: list[Sequence[Any]], n: int) -> int:
         if not shape.native:
@@ -494,6 +520,59 @@ class RowWriter:
                 plans.append(({k: row[k] for k in target}, {k: row[k] for k in changed}))
             update_rows(connection, self.table, by_key, plans, self.features)
         return n
+
+
+class _Stream:
+    """A list's batches of one shape, from a first one checked already, the others read and
+    checked as a dialect's stream (``ops.stream_insert``) asks for them: ``(all columns,
+    rows)`` each.
+
+    It stops at a batch of other shapes (``left``: read, order, first row, for the caller's
+    loop); a batch the stream cannot send is handed back (``give_back``) for the caller to
+    send the usual way. A batch's refused value raises from here, inside the stream, which
+    then sends nothing more.
+    """
+
+    def __init__(
+        self,
+        writer: RowWriter,
+        rows: Iterator[Any],
+        normalize: Callable[[Any], dict[str, Any]],
+        what: str,
+        checked: tuple[_Shape, list[Sequence[Any]], int],
+        start: int,
+    ) -> None:
+        self.writer, self.rows, self.normalize, self.what = writer, rows, normalize, what
+        self.shape = checked[0]
+        self.start = start  # the index of the next batch's first row in the input
+        self.left: tuple[Any, Any, int] | None = None
+        self.back: tuple[_Shape, list[Sequence[Any]], int] | None = None
+        self._next: tuple[_Shape, list[Sequence[Any]], int] | None = checked
+        self._last: tuple[_Shape, list[Sequence[Any]], int] | None = None
+
+    def __iter__(self) -> _Stream:
+        return self
+
+    def __next__(self) -> tuple[list[Sequence[Any]], int]:
+        batch, self._next = self._next, None
+        if batch is None:
+            if self.left is not None or self.back is not None:
+                raise StopIteration
+            read, order = self.writer._read(self.rows, "error", (), self.normalize, self.what, True)
+            if not read:
+                raise StopIteration
+            first, self.start = self.start, self.start + sum(map(len, read.values()))
+            if list(read) != [self.shape]:
+                self.left = (read, order, first)
+                raise StopIteration
+            [batch] = self.writer._check(read, order, first, "error", self.what)
+        self._last = batch
+        shape, columns, n = batch
+        return shape.complete(columns, n), n
+
+    def give_back(self) -> None:
+        """The batch last given is not sent by the stream: the caller sends it."""
+        self.back, self._last = self._last, None
 
 
 def _existing_keys(connection: sa.Connection, shape: _Shape, rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:

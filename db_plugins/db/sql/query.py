@@ -461,9 +461,12 @@ class SQLQuery(BaseQuery[Any, Any]):
                 self.table, self.columns, self._checker, self.ops, unique_keys=self._conflict_keys
             )
         writer = self._writer
+        in_block = self.connection.in_transaction
 
         def work(session: orm.Session) -> int:
-            return writer.insert(session.connection(), rows, on_conflict, self._bulk_row, target)
+            return writer.insert(
+                session.connection(), rows, on_conflict, self._bulk_row, target, own_transaction=not in_block
+            )
 
         # A generator cannot be replayed, so only a sequence is retried after a deadlock.
         return self.connection.run(work, retry=isinstance(rows, Sequence))

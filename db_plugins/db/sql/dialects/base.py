@@ -361,6 +361,17 @@ class SQLOperations:
         SQLAlchemy's executemany (the portable path, taken here)."""
         return None
 
+    def stream_insert(self, connection: sa.Connection, shape: InsertShape, batches: Any) -> int | None:
+        """Insert the batches of one ``shape`` (``"error"`` mode) as one stream and return the
+        rows written, or ``None`` to leave every batch to :meth:`fast_insert`.
+
+        ``batches`` yields ``(columns, n)`` as :meth:`fast_insert` takes them, each checked as
+        it is asked for (a refused value raises from it: the stream must then leave nothing
+        written); a batch the stream cannot send exactly goes back by ``batches.give_back()``
+        (before anything of it is sent), and the stream ends there.
+        """
+        return None
+
     def binary_string(self, expr: ColumnElement) -> ColumnElement:
         """``expr`` compared and sorted in code-point order."""
         collation = self.features.sort_collation

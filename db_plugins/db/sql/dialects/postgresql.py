@@ -190,19 +190,10 @@ class PostgreSQLOperations(OnConflictOperations):
         copy = _COPIERS.get(connection.dialect.driver)
         if copy is None:
             return None
-        key = "copy:" + connection.dialect.driver
-        encoders = shape.cache.get(key)
-        if encoders is None:
-            binary = copy is _copy_binary
-            encoders = shape.cache[key] = [_CopyColumn(c, binary, connection.dialect) for c in shape.all_columns]
-        encoded = []
-        native = True  # (binary) asyncpg's own codecs send every value as db-plugins' do
-        for encoder, values in zip(encoders, shape.processed(columns)):
-            ready = encoder.encode(values)
-            if ready is None:
-                return None
-            native = native and encoder.exact_natively(ready)
-            encoded.append(ready)
+        ready = _encoded(_encoders(connection, shape, copy is _copy_binary), shape, columns)
+        if ready is None:
+            return None
+        encoded, native = ready
         rows = zip(*encoded)
         if native and copy is _copy_binary:
             copy = functools.partial(_copy_binary, native=True)
@@ -229,6 +220,63 @@ class PostgreSQLOperations(OnConflictOperations):
         rowcount = connection.execute(stmt).rowcount
         connection.exec_driver_sql(f"DROP TABLE {stage}")
         return rowcount if shape.mode == "ignore" else n
+
+    def stream_insert(self, connection: sa.Connection, shape: InsertShape, batches: Any) -> int | None:
+        """asyncpg: one binary ``COPY`` of every batch, each encoded (and checked, by
+        ``batches``) while asyncpg sends the last one's rows and the server takes them. Only
+        batches asyncpg's own codecs send exactly (no year-1/9999 edge instant) are streamed."""
+        if connection.dialect.driver != "asyncpg" or shape.mode != "error":
+            return None
+        if not _natively_copying(type(connection.connection.driver_connection)):
+            return None
+        encoders = _encoders(connection, shape, True)
+        streamed = 0
+
+        def records() -> Iterator[tuple[Any, ...]]:
+            nonlocal streamed
+            for columns, n in batches:
+                ready = _encoded(encoders, shape, columns)
+                if ready is None or not ready[1]:
+                    batches.give_back()
+                    return
+                streamed += n
+                yield from zip(*ready[0])
+
+        stream = records()
+        try:
+            head = next(stream, None)
+            if head is not None:  # (else the first batch went back: nothing to COPY)
+                names = [c.name for c in shape.all_columns]
+                rows = itertools.chain((head,), stream)
+                _copy_binary(connection, shape.table.name, shape.table.schema, names, rows, native=True)
+        finally:
+            stream.close()
+        return streamed
+
+
+def _encoders(connection: sa.Connection, shape: InsertShape, binary: bool) -> list[_CopyColumn]:
+    """How ``shape``'s columns go to this driver's ``COPY`` (made once per shape)."""
+    key = "copy:" + connection.dialect.driver
+    encoders = shape.cache.get(key)
+    if encoders is None:
+        encoders = shape.cache[key] = [_CopyColumn(c, binary, connection.dialect) for c in shape.all_columns]
+    return encoders  # type: ignore[no-any-return]
+
+
+def _encoded(
+    encoders: list[_CopyColumn], shape: InsertShape, columns: list[Sequence[Any]]
+) -> tuple[list[Sequence[Any]], bool] | None:
+    """``columns`` ready for ``COPY`` and whether asyncpg's own codecs send them exactly;
+    ``None`` when a value cannot go as an INSERT would send it."""
+    encoded = []
+    native = True  # (binary) asyncpg's own codecs send every value as db-plugins' do
+    for encoder, values in zip(encoders, shape.processed(columns)):
+        ready = encoder.encode(values)
+        if ready is None:
+            return None
+        native = native and encoder.exact_natively(ready)
+        encoded.append(ready)
+    return encoded, native
 
 
 class _Null:
