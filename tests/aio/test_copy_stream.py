@@ -158,3 +158,28 @@ async def test_in_a_transaction_block_a_refused_value_leaves_the_block_usable(
                 raise RuntimeError("roll back")
         assert await query.count() == 0
     assert all(rows <= BATCH for rows in copies)  # no stream: batch by batch
+
+
+async def test_values_at_the_edges_streamed_in_a_late_batch_are_stored_as_the_sync_api_stores_them(
+    aenv: AioEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _rows(3 * BATCH)
+    edges = [
+        {"i": 2**63 - 1, "f": -0.0, "s": "𝄞 astral", "t": dt.datetime(2021, 3, 4, 5, 6, 7, 891011)},
+        {"i": -(2**63), "f": 2.0**53 + 2, "s": "", "t": dt.datetime(1, 1, 1, 0, 0, 0, 1)},
+        {"i": 0, "f": 5e-324, "s": "ünïcödé ✓", "t": dt.datetime(9999, 12, 31, 23, 59, 59, 999998)},
+    ]
+    for k, edge in enumerate(edges):
+        rows[2 * BATCH + k].update(edge)
+    async with aenv.connect() as db:
+        monkeypatch.setattr(db.sync.features, "bulk_batch_size", BATCH)
+        assert await db.query(aenv.models.Sample).bulk_insert(rows) == len(rows)
+    streamed = await _stored(aenv)
+    aenv.sync.query(aenv.models.Sample).delete(all=True)
+    assert aenv.sync.query(aenv.models.Sample).bulk_insert(rows) == len(rows)
+    assert streamed == await _stored(aenv)
+    assert [row[1:4] for row in streamed[2 * BATCH : 2 * BATCH + 3]] == [
+        (2**63 - 1, 0.0, "𝄞 astral"),
+        (-(2**63), 2.0**53 + 2, ""),
+        (0, 5e-324, "ünïcödé ✓"),
+    ]
