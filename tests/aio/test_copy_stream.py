@@ -9,6 +9,7 @@ written, and the connection goes on serving.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import Any
 
 import pytest
@@ -92,6 +93,7 @@ async def test_a_value_refused_in_a_late_batch_leaves_nothing_written(
             await query.bulk_insert(rows)
         assert str(refused.value).startswith(f"bulk_insert row {bad}: field 'i' of Sample expects")
         assert refused.value.row == bad
+        assert gc.isenabled()  # (paused while the batches were read and sent)
         assert await query.count() == 0
         if aenv.engine == "postgresql":
             assert copies and copies[0] >= 3 * BATCH  # streamed up to the refused batch, then aborted
